@@ -1,0 +1,505 @@
+/*
+ * main.c - cmrun: flags in, one action out.
+ *
+ * Parsing the command line is the only thing done here; every action is a
+ * call into the compiler (check, emit-ir), the causal-graph module (graph,
+ * dsep, identify, adjustment sets) or an inference engine.  Every flag is
+ * validated before any work starts, so a bad flag costs nothing and leaves
+ * no output file behind.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "csv_in.h"
+#include "dag.h"
+#include "handlers.h"
+#include "infer.h"
+#include "ir.h"
+#include "model_dag.h"
+#include "summary.h"
+
+#define CM_VERSION_STRING "cmrun 0.1"
+
+static void usage(FILE *out)
+{
+    fputs("usage: cmrun MODEL.cm [options]\n"
+          "       cmrun --summary DRAWS.csv...\n"
+          "\n"
+          "Actions (default: --infer nuts):\n"
+          "  --check                 parse and check the model (with --data: shapes too)\n"
+          "  --emit-ir               print the model's IR\n"
+          "  --infer ENGINE          nuts | hmc | prior | is\n"
+          "  --check-grad            compare autodiff gradients with finite differences\n"
+          "  --graph                 print the causal DAG (--graph-format dot|text)\n"
+          "  --dsep 'x, y | z'       are x and y d-separated given z?\n"
+          "  --identify 'y | do(x)'  is P(y | do(x)) identifiable, and by which estimand?\n"
+          "  --adjustment-sets X Y   every minimal backdoor adjustment set\n"
+          "  --summary FILES...      summarise CmdStan-format CSV files\n"
+          "Data and queries:\n"
+          "  --data FILE             JSON or CSV data (repeatable)\n"
+          "  --set NAME=VALUE        set a data value\n"
+          "  --given NAME=VALUE      condition a site on a value (repeatable)\n"
+          "  --do NAME=VALUE         intervene: replace a site by a constant (repeatable;\n"
+          "                          NAME[i]=VALUE for one element)\n"
+          "  --counterfactual        twin-world query: evidence from --given, world from --do\n"
+          "  --query NAMES           report only these (comma separated)\n"
+          "Sampling:\n"
+          "  --chains N (4)  --warmup N (1000)  --samples N (1000)  --thin N (1)\n"
+          "  --seed N  --threads N  --output FILE.csv  --adapt-delta X (0.8)\n"
+          "  --max-depth N (10)  --metric diag|dense|unit  --init R (2)  --steps L (hmc)\n"
+          "  --no-adapt              fixed step size and unit metric\n"
+          "  --quiet                 no progress display\n"
+          "  --help, --version\n",
+          out);
+}
+
+typedef struct {
+    const char *model;
+    const char *action;     /* check, emit-ir, infer, check-grad, graph, dsep, identify, adjust, summary */
+    const char *engine;
+    const char *graph_format;
+    const char *dsep, *identify, *adj_x, *adj_y;
+    const char **data_files;
+    int ndata;
+    const char **sets, **givens, **dos;
+    int nsets, ngivens, ndos;
+    const char *query;
+    int counterfactual;
+    const char **summary_files;
+    int nsummary;
+    InferOptions io;
+    int quiet;
+} Cli;
+
+static int fail(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "cmrun: ");
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    return 2;
+}
+
+static int parse_long(const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        char range[64];
+        snprintf(range, sizeof range, "%ld..%ld", lo, hi);
+        fprintf(stderr, "cmrun: %s needs an integer in %s, got '%s'\n", flag, range, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "cmrun: %s needs a number in [%g, %g], got '%s'\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static const char **push(const char **arr, int *n, const char *s)
+{
+    const char **a = realloc(arr, sizeof(char *) * (size_t)(*n + 1));
+    if (!a) {
+        fprintf(stderr, "cmrun: out of memory\n");
+        exit(3);
+    }
+    a[(*n)++] = s;
+    return a;
+}
+
+static int set_action(Cli *c, const char *a)
+{
+    if (c->action && strcmp(c->action, a) != 0) {
+        fprintf(stderr, "cmrun: --%s and --%s cannot be combined\n", c->action, a);
+        return -1;
+    }
+    c->action = a;
+    return 0;
+}
+
+static int parse_args(Cli *c, int argc, char **argv)
+{
+    sampler_config_default(&c->io.cfg);
+    c->io.chains = 4;
+    c->io.threads = -1;
+    c->io.samples = -1;
+    c->io.seed = 1;
+    c->graph_format = "dot";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        double x;
+#define NEED_VALUE()                                                           \
+    do {                                                                       \
+        if (!v) {                                                              \
+            fprintf(stderr, "cmrun: %s needs a value\n", a);                   \
+            return -1;                                                         \
+        }                                                                      \
+        i++;                                                                   \
+    } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(a, "--version")) {
+            puts(CM_VERSION_STRING);
+            exit(0);
+        } else if (!strcmp(a, "--check")) {
+            if (set_action(c, "check")) return -1;
+        } else if (!strcmp(a, "--emit-ir")) {
+            if (set_action(c, "emit-ir")) return -1;
+        } else if (!strcmp(a, "--check-grad")) {
+            if (set_action(c, "check-grad")) return -1;
+        } else if (!strcmp(a, "--graph")) {
+            if (set_action(c, "graph")) return -1;
+        } else if (!strcmp(a, "--graph-format")) {
+            NEED_VALUE();
+            if (strcmp(v, "dot") && strcmp(v, "text"))
+                return fail("--graph-format must be dot or text, got '%s'%s", v, ""), -1;
+            c->graph_format = v;
+        } else if (!strcmp(a, "--dsep")) {
+            NEED_VALUE();
+            if (set_action(c, "dsep")) return -1;
+            c->dsep = v;
+        } else if (!strcmp(a, "--identify")) {
+            NEED_VALUE();
+            if (set_action(c, "identify")) return -1;
+            c->identify = v;
+        } else if (!strcmp(a, "--adjustment-sets")) {
+            if (i + 2 >= argc)
+                return fail("--adjustment-sets needs two site names: X Y%s%s", "", ""), -1;
+            if (set_action(c, "adjustment-sets")) return -1;
+            c->adj_x = argv[++i];
+            c->adj_y = argv[++i];
+        } else if (!strcmp(a, "--summary")) {
+            if (set_action(c, "summary")) return -1;
+            while (i + 1 < argc && argv[i + 1][0] != '-')
+                c->summary_files = push(c->summary_files, &c->nsummary, argv[++i]);
+        } else if (!strcmp(a, "--infer")) {
+            NEED_VALUE();
+            if (strcmp(v, "nuts") && strcmp(v, "hmc") && strcmp(v, "prior") && strcmp(v, "is"))
+                return fail("--infer must be one of nuts, hmc, prior, is; got '%s'%s", v, ""), -1;
+            if (set_action(c, "infer")) return -1;
+            c->engine = v;
+        } else if (!strcmp(a, "--data")) {
+            NEED_VALUE();
+            c->data_files = push(c->data_files, &c->ndata, v);
+        } else if (!strcmp(a, "--set")) {
+            NEED_VALUE();
+            c->sets = push(c->sets, &c->nsets, v);
+        } else if (!strcmp(a, "--given")) {
+            NEED_VALUE();
+            c->givens = push(c->givens, &c->ngivens, v);
+        } else if (!strcmp(a, "--do")) {
+            NEED_VALUE();
+            c->dos = push(c->dos, &c->ndos, v);
+        } else if (!strcmp(a, "--counterfactual")) {
+            c->counterfactual = 1;
+        } else if (!strcmp(a, "--query")) {
+            NEED_VALUE();
+            c->query = v;
+        } else if (!strcmp(a, "--chains")) {
+            NEED_VALUE();
+            if (parse_long(a, v, 1, 64, &n)) return -1;
+            c->io.chains = (int)n;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VALUE();
+            if (parse_long(a, v, 1, 64, &n)) return -1;
+            c->io.threads = (int)n;
+        } else if (!strcmp(a, "--warmup")) {
+            NEED_VALUE();
+            if (parse_long(a, v, 0, 100000000, &n)) return -1;
+            c->io.cfg.warmup = (int)n;
+        } else if (!strcmp(a, "--samples")) {
+            NEED_VALUE();
+            if (parse_long(a, v, 1, 100000000, &n)) return -1;
+            c->io.samples = (int)n;
+        } else if (!strcmp(a, "--thin")) {
+            NEED_VALUE();
+            if (parse_long(a, v, 1, 1000000, &n)) return -1;
+            c->io.cfg.thin = (int)n;
+        } else if (!strcmp(a, "--seed")) {
+            NEED_VALUE();
+            if (parse_long(a, v, 0, 4294967295L, &n)) return -1;
+            c->io.seed = (unsigned long)n;
+        } else if (!strcmp(a, "--output") || !strcmp(a, "-o")) {
+            NEED_VALUE();
+            c->io.output = v;
+        } else if (!strcmp(a, "--adapt-delta")) {
+            NEED_VALUE();
+            if (parse_double(a, v, 1e-6, 1 - 1e-9, &x)) return -1;
+            c->io.cfg.adapt_delta = x;
+        } else if (!strcmp(a, "--max-depth")) {
+            NEED_VALUE();
+            if (parse_long(a, v, 1, 30, &n)) return -1;
+            c->io.cfg.max_depth = (int)n;
+        } else if (!strcmp(a, "--metric")) {
+            NEED_VALUE();
+            if (!strcmp(v, "diag")) c->io.cfg.metric = METRIC_DIAG;
+            else if (!strcmp(v, "dense")) c->io.cfg.metric = METRIC_DENSE;
+            else if (!strcmp(v, "unit")) c->io.cfg.metric = METRIC_UNIT;
+            else return fail("--metric must be diag, dense or unit; got '%s'%s", v, ""), -1;
+        } else if (!strcmp(a, "--init")) {
+            NEED_VALUE();
+            if (parse_double(a, v, 0, 1e6, &x)) return -1;
+            c->io.cfg.init_radius = x;
+        } else if (!strcmp(a, "--steps")) {
+            NEED_VALUE();
+            if (parse_long(a, v, 1, 100000, &n)) return -1;
+            c->io.cfg.hmc_steps = (int)n;
+        } else if (!strcmp(a, "--no-adapt")) {
+            c->io.cfg.adapt = 0;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            c->quiet = 1;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "cmrun: unknown option '%s' (see cmrun --help)\n", a);
+            return -1;
+        } else if (!c->model) {
+            c->model = a;
+        } else {
+            fprintf(stderr, "cmrun: more than one model file given: '%s' and '%s'\n", c->model, a);
+            return -1;
+        }
+    }
+    if (!c->action)
+        c->action = "infer";
+    if (!c->engine)
+        c->engine = c->counterfactual ? "is" : "nuts";
+    if (c->io.cfg.hmc_steps > 0 && strcmp(c->engine, "hmc") != 0)
+        return fail("--steps applies to --infer hmc only%s%s", "", ""), -1;
+    if (!strcmp(c->engine, "hmc") && c->io.cfg.hmc_steps == 0)
+        c->io.cfg.hmc_steps = 10;
+    if (c->counterfactual && c->ndos == 0)
+        return fail("--counterfactual needs at least one --do (the counterfactual world's "
+                    "intervention)%s%s", "", ""), -1;
+    if (strcmp(c->action, "summary") == 0) {
+        if (c->model)
+            c->summary_files = push(c->summary_files, &c->nsummary, c->model);
+        if (c->nsummary == 0)
+            return fail("--summary needs one or more CSV files%s%s", "", ""), -1;
+        return 0;
+    }
+    if (!c->model) {
+        fprintf(stderr, "cmrun: no model file given\n");
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static int split_query(const char *q, const char ***out)
+{
+    int n = 0;
+    const char **arr = NULL;
+    char *copy = strdup(q), *save = NULL;
+    for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+        arr = push(arr, &n, strdup(t));
+    free(copy);
+    *out = arr;
+    return n;
+}
+
+static int run_summary(Cli *c)
+{
+    Draws *d = NULL;
+    CsvInInfo info;
+    char err[1024];
+    if (csv_in_read(c->summary_files, c->nsummary, &d, &info, err, sizeof err) != 0) {
+        fprintf(stderr, "cmrun: %s\n", err);
+        return 2;
+    }
+    int independent = info.method[0] && strcmp(info.method, "sample") != 0;
+    SummaryOptions so = {NULL, info.max_depth, independent};
+    summary_print(stdout, d, &so);
+    draws_free(d);
+    return 0;
+}
+
+static const char *model_name(const char *path)
+{
+    static char buf[256];
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(buf, sizeof buf, "%s", b);
+    char *dot = strrchr(buf, '.');
+    if (dot)
+        *dot = 0;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    Cli c;
+    memset(&c, 0, sizeof c);
+    gsl_set_error_handler_off(); /* numerical failures become NaN, not abort() */
+    if (parse_args(&c, argc, argv) != 0)
+        return 2;
+    if (!strcmp(c.action, "summary"))
+        return run_summary(&c);
+
+    Source src;
+    if (source_read(&src, c.model) != 0) {
+        fprintf(stderr, "cmrun: cannot read '%s': %s\n", c.model, strerror(errno));
+        return 2;
+    }
+    Diag diag;
+    diag_init(&diag, &src);
+    Program *prog = cm_compile(&src, &diag);
+    if (!prog) {
+        source_free(&src);
+        return 2;
+    }
+    int rc = 0;
+    if (!strcmp(c.action, "emit-ir")) {
+        ir_print(stdout, prog);
+        goto out;
+    }
+    DataSet data;
+    data_init(&data);
+    DoHandler dos;
+    do_init(&dos);
+    char err[2048];
+    for (int i = 0; i < c.ndata; i++)
+        if (data_load_file(&data, c.data_files[i], err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = 2;
+            goto out_data;
+        }
+    for (int i = 0; i < c.nsets; i++)
+        if (data_set_from_arg(&data, c.sets[i], "--set", err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = 2;
+            goto out_data;
+        }
+    for (int i = 0; i < c.ngivens; i++) {
+        if (data_set_from_arg(&data, c.givens[i], "--given", err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = 2;
+            goto out_data;
+        }
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(c.givens[i], "="), c.givens[i]);
+        int v = program_find_var(prog, name);
+        if (v < 0 || prog->vars[v].role != VAR_SITE) {
+            fprintf(stderr, "cmrun: --given %s: '%s' is not a sampled site of %s\n", c.givens[i], name,
+                    c.model);
+            rc = 2;
+            goto out_data;
+        }
+    }
+    for (int i = 0; i < c.ndos; i++)
+        if (do_add(&dos, c.dos[i], err, sizeof err) != 0) {
+            fprintf(stderr, "cmrun: %s\n", err);
+            rc = 2;
+            goto out_data;
+        }
+    if (do_check(&dos, prog, err, sizeof err) != 0) {
+        fprintf(stderr, "cmrun: %s\n", err);
+        rc = 2;
+        goto out_data;
+    }
+    if (!strcmp(c.action, "check")) {
+        if (c.ndata || c.nsets || c.ngivens) {
+            /* with data, run the model once to check shapes */
+            InferOptions o = c.io;
+            o.prog = prog;
+            o.data = &data;
+            o.dos = &dos;
+            o.samples = 1;
+            o.model_name = model_name(c.model);
+            FILE *devnull = fopen("/dev/null", "w");
+            FILE *saved = stdout;
+            stdout = devnull;
+            rc = infer_prior(&o);
+            stdout = saved;
+            fclose(devnull);
+        }
+        goto out_data;
+    }
+    if (!strcmp(c.action, "graph") || !strcmp(c.action, "dsep") || !strcmp(c.action, "identify") ||
+        !strcmp(c.action, "adjustment-sets")) {
+        Dag *d = model_dag(prog, &data, &dos);
+        if (!strcmp(c.action, "graph")) {
+            if (!strcmp(c.graph_format, "text"))
+                dag_print_text(stdout, d);
+            else
+                dag_print_dot(stdout, d, model_name(c.model));
+        } else {
+            int r;
+            if (!strcmp(c.action, "dsep"))
+                r = causal_dsep_query(d, c.dsep, stdout, err, sizeof err);
+            else if (!strcmp(c.action, "identify"))
+                r = causal_identify_query(d, c.identify, stdout, err, sizeof err);
+            else
+                r = causal_adjustment_sets(d, c.adj_x, c.adj_y, stdout, err, sizeof err);
+            if (r != 0) {
+                fprintf(stderr, "cmrun: %s\n", err);
+                rc = 2;
+            }
+        }
+        dag_free(d);
+        goto out_data;
+    }
+    InferOptions o = c.io;
+    o.prog = prog;
+    o.data = &data;
+    o.dos = &dos;
+    o.model_name = model_name(c.model);
+    o.data_file = c.ndata ? c.data_files[0] : "";
+    o.progress = !c.quiet && isatty(2);
+    const char **q = NULL;
+    if (c.query) {
+        o.nquery = split_query(c.query, &q);
+        o.query = q;
+    }
+    if (o.threads < 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = ncpu > 0 ? (int)ncpu : 1;
+    }
+    infer_install_sigint();
+    if (!strcmp(c.action, "check-grad")) {
+        rc = infer_check_grad(&o);
+    } else if (!strcmp(c.engine, "prior")) {
+        o.samples = o.samples > 0 ? o.samples : 1000;
+        rc = infer_prior(&o);
+    } else if (!strcmp(c.engine, "is")) {
+        o.samples = o.samples > 0 ? o.samples : 10000;
+        rc = infer_is(&o);
+    } else {
+        o.cfg.samples = o.samples > 0 ? o.samples : 1000;
+        o.samples = o.cfg.samples;
+        rc = infer_nuts(&o);
+    }
+    for (int i = 0; i < o.nquery; i++)
+        free((char *)q[i]);
+    free(q);
+out_data:
+    do_free(&dos);
+    data_free(&data);
+out:
+    program_free(prog);
+    source_free(&src);
+    free(c.data_files);
+    free(c.sets);
+    free(c.givens);
+    free(c.dos);
+    free(c.summary_files);
+    return rc;
+}

@@ -1,0 +1,163 @@
+/*
+ * foreign.c - calling foreign C functions declared with `extern fn`.
+ *
+ * The library is opened with dlopen and the symbol resolved the first time
+ * the program is run; the call goes through libffi with the declared
+ * signature: real -> double, int -> long, a vector -> a pointer to its
+ * elements followed by its length as a long.  The value is a constant
+ * unless an argument depends on a parameter; then the call is recorded as
+ * a tape op whose adjoint comes from the user's gradient function (if the
+ * declaration names one) or from central finite differences.
+ */
+#include <dlfcn.h>
+#include <ffi.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "foreign.h"
+#include "vops.h"
+
+int ffi_resolve(IrExtern *e, char *err, size_t errlen)
+{
+    if (e->sym)
+        return 0;
+    void *lib = dlopen(e->lib, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(err, errlen, "extern '%s': cannot open library \"%s\": %s", e->name, e->lib, dlerror());
+        return -1;
+    }
+    e->sym = dlsym(lib, e->name);
+    if (!e->sym) {
+        snprintf(err, errlen, "extern '%s': no symbol '%s' in \"%s\"", e->name, e->name, e->lib);
+        return -1;
+    }
+    if (e->grad_sym) {
+        e->grad = dlsym(lib, e->grad_sym);
+        if (!e->grad) {
+            snprintf(err, errlen, "extern '%s': no gradient symbol '%s' in \"%s\"", e->name, e->grad_sym,
+                     e->lib);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Call e with the values at args (doubles in the tape); vectors are passed
+ * as (pointer, length). */
+double ffi_call_values(const IrExtern *e, double *const *ptrs, const int *lens)
+{
+    ffi_cif cif;
+    ffi_type *types[32];
+    void *vals[32];
+    double dv[16];
+    long lv[16], nv[16];
+    void *pv[16];
+    int na = 0;
+    for (int k = 0; k < e->nparams && k < 16; k++) {
+        if (e->ptypes[k].rank == 0) {
+            if (e->ptypes[k].base == TY_INT) {
+                lv[k] = (long)ptrs[k][0];
+                types[na] = &ffi_type_slong;
+                vals[na++] = &lv[k];
+            } else {
+                dv[k] = ptrs[k][0];
+                types[na] = &ffi_type_double;
+                vals[na++] = &dv[k];
+            }
+        } else {
+            pv[k] = ptrs[k];
+            nv[k] = lens[k];
+            types[na] = &ffi_type_pointer;
+            vals[na++] = &pv[k];
+            types[na] = &ffi_type_slong;
+            vals[na++] = &nv[k];
+        }
+    }
+    ffi_type *rt = e->ret.base == TY_INT ? &ffi_type_slong : &ffi_type_double;
+    if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, rt, types) != FFI_OK)
+        return NAN;
+    union {
+        double d;
+        long l;
+        ffi_arg a;
+    } r;
+    ffi_call(&cif, FFI_FN(e->sym), &r, vals);
+    return e->ret.base == TY_INT ? (double)(long)r.a : r.d;
+}
+
+Value vops_extern(Exec *ex, const IrInstr *in, const Value *args, int nargs)
+{
+    IrExtern *e = &ex->prog->externs[in->fn];
+    char err[512];
+    if (ffi_resolve(e, err, sizeof err) != 0)
+        exec_fail(ex, in->line, in->col, "%s", err);
+    if (nargs > 6)
+        exec_fail(ex, in->line, in->col, "extern '%s': at most 6 arguments are supported", e->name);
+    int s[6], n[6];
+    for (int k = 0; k < nargs; k++) {
+        s[k] = args[k].slot;
+        n[k] = args[k].n;
+        if (e->ptypes[k].base == TY_INT && value_isvar(ex, args[k]))
+            exec_fail(ex, in->line, in->col, "extern '%s': int argument %d depends on a parameter",
+                      e->name, k + 1);
+    }
+    Value r = value_const_scalar(ex, e->ret.base == TY_INT ? TY_INT : TY_REAL, 0);
+    r.slot = tape_op(ex->tape, OP_FFI, 1, nargs, s, n, NULL, e, 0);
+    return r;
+}
+
+void ffi_gradient(const IrExtern *e, double *const *ptrs, const int *lens, double *grad)
+{
+    if (e->grad) {
+        /* the same call with one more pointer argument */
+        ffi_cif cif;
+        ffi_type *types[34];
+        void *vals[34];
+        double dv[16];
+        long lv[16], nv[16];
+        void *pv[16];
+        int na = 0;
+        for (int k = 0; k < e->nparams && k < 16; k++) {
+            if (e->ptypes[k].rank == 0) {
+                if (e->ptypes[k].base == TY_INT) {
+                    lv[k] = (long)ptrs[k][0];
+                    types[na] = &ffi_type_slong;
+                    vals[na++] = &lv[k];
+                } else {
+                    dv[k] = ptrs[k][0];
+                    types[na] = &ffi_type_double;
+                    vals[na++] = &dv[k];
+                }
+            } else {
+                pv[k] = ptrs[k];
+                nv[k] = lens[k];
+                types[na] = &ffi_type_pointer;
+                vals[na++] = &pv[k];
+                types[na] = &ffi_type_slong;
+                vals[na++] = &nv[k];
+            }
+        }
+        void *gp = grad;
+        types[na] = &ffi_type_pointer;
+        vals[na++] = &gp;
+        if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, &ffi_type_void, types) == FFI_OK)
+            ffi_call(&cif, FFI_FN(e->grad), NULL, vals);
+        return;
+    }
+    int g = 0;
+    for (int k = 0; k < e->nparams; k++) {
+        if (e->ptypes[k].base == TY_INT)
+            continue;
+        int n = e->ptypes[k].rank == 0 ? 1 : lens[k];
+        for (int i = 0; i < n; i++) {
+            double x = ptrs[k][i], h = 1e-6 * fmax(1, fabs(x));
+            ptrs[k][i] = x + h;
+            double up = ffi_call_values(e, ptrs, lens);
+            ptrs[k][i] = x - h;
+            double dn = ffi_call_values(e, ptrs, lens);
+            ptrs[k][i] = x;
+            grad[g++] = (up - dn) / (2 * h);
+        }
+    }
+}

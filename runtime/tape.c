@@ -1,0 +1,936 @@
+/*
+ * tape.c - recording, folding, replaying and differentiating ops.
+ *
+ * The forward code of every op is written once (op_forward) and serves
+ * three purposes: folding constant ops at trace time, evaluating recorded
+ * ops at trace time, and replaying the tape.  The backward code
+ * (op_backward) reads the op's inputs and outputs, and for densities the
+ * partials that the forward pass saved in tape->part, so nothing is
+ * recomputed and nothing is allocated after the trace.
+ *
+ * Broadcasting: an input range of length 1 is read at index 0 for every
+ * element (IN(k, i) below); its adjoint accumulates over all elements.
+ */
+#include "tape.h"
+
+#include "foreign.h"
+
+#include <gsl/gsl_cblas.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_sf_erf.h>
+#include <gsl/gsl_sf_psi.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *grow(void *p, size_t elem, long *cap, long need)
+{
+    if (need <= *cap)
+        return p;
+    long nc = *cap ? *cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    void *q = realloc(p, (size_t)nc * elem);
+    if (!q) {
+        fprintf(stderr, "cmrun: out of memory (tape of %ld entries)\n", need);
+        exit(3);
+    }
+    *cap = nc;
+    return q;
+}
+
+void tape_init(Tape *t)
+{
+    memset(t, 0, sizeof *t);
+    t->nan_op = -1;
+}
+
+void tape_free(Tape *t)
+{
+    free(t->val);
+    free(t->adj);
+    free(t->isvar);
+    free(t->ops);
+    free(t->part);
+    free(t->ipool);
+    memset(t, 0, sizeof *t);
+}
+
+void tape_reset(Tape *t)
+{
+    t->nslots = 0;
+    t->nops = 0;
+    t->npart = 0;
+    t->nipool = 0;
+    t->target = 0;
+    t->dynamic = 0;
+    t->nan_op = -1;
+}
+
+static int new_slots(Tape *t, int n, int isvar)
+{
+    long need = (long)t->nslots + n, cap = t->capslots, cap2 = cap, cap3 = cap;
+    if (need > cap) {
+        t->val = grow(t->val, sizeof(double), &cap, need);
+        t->adj = grow(t->adj, sizeof(double), &cap2, need);
+        t->isvar = grow(t->isvar, 1, &cap3, need);
+        t->capslots = (int)cap;
+    }
+    int s = t->nslots;
+    memset(t->isvar + s, isvar, (size_t)n);
+    memset(t->val + s, 0, sizeof(double) * (size_t)n);
+    t->nslots += n;
+    return s;
+}
+
+int tape_const(Tape *t, double v)
+{
+    int s = new_slots(t, 1, 0);
+    t->val[s] = v;
+    return s;
+}
+
+int tape_consts(Tape *t, const double *v, int n)
+{
+    int s = new_slots(t, n, 0);
+    if (v && n)
+        memcpy(t->val + s, v, sizeof(double) * (size_t)n);
+    return s;
+}
+
+int tape_inputs(Tape *t, int n) { return new_slots(t, n, 1); }
+
+int tape_range_isvar(const Tape *t, int slot, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (t->isvar[slot + i])
+            return 1;
+    return 0;
+}
+
+/* Partials each recording needs, saved by the forward pass. */
+static long partials_needed(const TapeOp *op)
+{
+    const DistInfo *d = op->paux;
+    switch (op->code) {
+    case OP_LPDF:
+        return (long)op->iaux[0] * (1 + d->nparams);
+    case OP_TRUNC:
+        return (long)op->iaux[0] * (2 + d->nparams);
+    case OP_LPDF_MV: {
+        long s = 0;
+        for (int k = 0; k < op->nin; k++)
+            s += op->inn[k];
+        return s;
+    }
+    case OP_B_SIMPLEX:
+        return 2L * op->inn[0];
+    case OP_FFI: { /* gradient scratch: one per input element */
+        long s = 0;
+        for (int k = 0; k < op->nin; k++)
+            s += op->inn[k];
+        return s;
+    }
+    case OP_CHOLESKY: /* scratch for the adjoint, so backward allocates nothing */
+        return (long)op->iaux[0] * op->iaux[0];
+    default:
+        return 0;
+    }
+}
+
+#define V(s) (t->val[s])
+#define IN(k, i) (t->val[op->in[k] + (op->inn[k] == 1 ? 0 : (i))])
+#define INSLOT(k, i) (op->in[k] + (op->inn[k] == 1 ? 0 : (i)))
+#define ISVAR(k) (op->varmask & (1u << (k)))
+
+static double sigmoid(double x)
+{
+    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+}
+static double log1p_exp(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+
+static double unary(int code, double x)
+{
+    switch (code) {
+    case OP_NEG: return -x;
+    case OP_EXP: return exp(x);
+    case OP_LOG: return log(x);
+    case OP_LOG1P: return log1p(x);
+    case OP_EXPM1: return expm1(x);
+    case OP_SQRT: return sqrt(x);
+    case OP_ABS: return fabs(x);
+    case OP_SIN: return sin(x);
+    case OP_COS: return cos(x);
+    case OP_TAN: return tan(x);
+    case OP_TANH: return tanh(x);
+    case OP_SIGMOID: return sigmoid(x);
+    case OP_LOGIT: return log(x / (1 - x));
+    case OP_SOFTPLUS: return log1p_exp(x);
+    case OP_LGAMMA: return lgamma(x);
+    case OP_DIGAMMA: return x > 0 || x != floor(x) ? gsl_sf_psi(x) : NAN;
+    case OP_ERF: return erf(x);
+    case OP_PHI: return 0.5 * erfc(-x / M_SQRT2);
+    case OP_SQUARE: return x * x;
+    case OP_INV: return 1 / x;
+    case OP_LOG_SIGMOID: return -log1p_exp(-x);
+    }
+    return NAN;
+}
+
+/* d unary(x) / dx, given x and y = unary(x). */
+static double unary_d(int code, double x, double y)
+{
+    switch (code) {
+    case OP_NEG: return -1;
+    case OP_EXP: return y;
+    case OP_LOG: return 1 / x;
+    case OP_LOG1P: return 1 / (1 + x);
+    case OP_EXPM1: return y + 1;
+    case OP_SQRT: return 0.5 / y;
+    case OP_ABS: return x > 0 ? 1 : (x < 0 ? -1 : 0);
+    case OP_SIN: return cos(x);
+    case OP_COS: return -sin(x);
+    case OP_TAN: return 1 + y * y;
+    case OP_TANH: return 1 - y * y;
+    case OP_SIGMOID: return y * (1 - y);
+    case OP_LOGIT: return 1 / (x * (1 - x));
+    case OP_SOFTPLUS: return sigmoid(x);
+    case OP_LGAMMA: return x > 0 || x != floor(x) ? gsl_sf_psi(x) : NAN;
+    case OP_DIGAMMA: return x > 0 || x != floor(x) ? gsl_sf_psi_1(x) : NAN;
+    case OP_ERF: return M_2_SQRTPI * exp(-x * x);
+    case OP_PHI: return exp(-0.5 * x * x) / sqrt(2 * M_PI);
+    case OP_SQUARE: return 2 * x;
+    case OP_INV: return -y * y;
+    case OP_LOG_SIGMOID: return sigmoid(-x);
+    }
+    return NAN;
+}
+
+static double binary(int code, double a, double b)
+{
+    switch (code) {
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return a / b;
+    case OP_POW: return pow(a, b);
+    case OP_LBETA: return lgamma(a) + lgamma(b) - lgamma(a + b);
+    case OP_FMIN: return a <= b ? a : b;
+    case OP_FMAX: return a >= b ? a : b;
+    }
+    return NAN;
+}
+
+static void binary_d(int code, double a, double b, double y, double *da, double *db)
+{
+    switch (code) {
+    case OP_ADD: *da = 1; *db = 1; return;
+    case OP_SUB: *da = 1; *db = -1; return;
+    case OP_MUL: *da = b; *db = a; return;
+    case OP_DIV: *da = 1 / b; *db = -y / b; return;
+    case OP_POW:
+        *da = b == 0 ? 0 : b * pow(a, b - 1);
+        *db = a > 0 ? y * log(a) : 0;
+        return;
+    case OP_LBETA: {
+        double ab = gsl_sf_psi(a + b);
+        *da = gsl_sf_psi(a) - ab;
+        *db = gsl_sf_psi(b) - ab;
+        return;
+    }
+    case OP_FMIN: *da = a <= b; *db = a > b; return;
+    case OP_FMAX: *da = a >= b; *db = a < b; return;
+    }
+    *da = *db = NAN;
+}
+
+/* Lower-triangle Cholesky of the row-major n x n matrix at `a` into `l`. */
+static int cholesky_rowmajor(const double *a, double *l, int n)
+{
+    memcpy(l, a, sizeof(double) * (size_t)n * n);
+    gsl_matrix_view m = gsl_matrix_view_array(l, n, n);
+    int st = gsl_linalg_cholesky_decomp1(&m.matrix); /* GSL's abort is off: cli/main.c */
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            l[i * n + j] = 0;
+    if (st) {
+        for (int i = 0; i < n * n; i++)
+            l[i] = NAN;
+        return -1;
+    }
+    return 0;
+}
+
+static void forward_lpdf(Tape *t, TapeOp *op)
+{
+    const DistInfo *d = op->paux;
+    int n = op->iaux[0], np = d->nparams;
+    double *part = t->part + op->pbuf;
+    double p[DIST_MAX_PARAMS], dp[DIST_MAX_PARAMS];
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < np; k++)
+            p[k] = IN(k + 1, i);
+        double dx = 0;
+        double lp = d->lpdf(IN(0, i), p, &dx, dp);
+        sum += lp;
+        part[(long)i * (1 + np)] = dx;
+        for (int k = 0; k < np; k++)
+            part[(long)i * (1 + np) + 1 + k] = dp[k];
+    }
+    if (op->nout == 1) /* a value (Normal_lpdf(...)), not a density term */
+        t->val[op->out] = sum * op->daux;
+    else
+        t->target += sum * op->daux;
+    if (!isfinite(sum) && t->nan_op < 0)
+        t->nan_op = (int)(op - t->ops);
+}
+
+static void forward_trunc(Tape *t, TapeOp *op)
+{
+    const DistInfo *d = op->paux;
+    int n = op->iaux[0], np = d->nparams;
+    double *part = t->part + op->pbuf;
+    double p[DIST_MAX_PARAMS], dplo[DIST_MAX_PARAMS], dphi[DIST_MAX_PARAMS];
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < np; k++)
+            p[k] = IN(k + 2, i);
+        double lo = IN(0, i), hi = IN(1, i);
+        double flo = 0, fhi = 1, dlo = 0, dhi = 0;
+        for (int k = 0; k < np; k++)
+            dplo[k] = dphi[k] = 0;
+        if (lo > -INFINITY) {
+            flo = d->cdf(lo, p, dplo);
+            dlo = exp(d->lpdf(lo, p, NULL, NULL));
+        }
+        if (hi < INFINITY) {
+            fhi = d->cdf(hi, p, dphi);
+            dhi = exp(d->lpdf(hi, p, NULL, NULL));
+        }
+        double z = fhi - flo;
+        sum -= log(z);
+        double *pp = part + (long)i * (2 + np);
+        pp[0] = dlo / z;   /* d(-log z)/dlo = +pdf(lo)/z */
+        pp[1] = -dhi / z;  /* d(-log z)/dhi = -pdf(hi)/z */
+        for (int k = 0; k < np; k++)
+            pp[2 + k] = -(dphi[k] - dplo[k]) / z;
+    }
+    t->target += sum * op->daux;
+}
+
+static void forward_lpdf_mv(Tape *t, TapeOp *op)
+{
+    const DistInfo *d = op->paux;
+    DArr x = {t->val + op->in[0], op->iaux[0], op->iaux[1]};
+    DArr p[DIST_MAX_PARAMS];
+    double *dp[DIST_MAX_PARAMS];
+    double *part = t->part + op->pbuf;
+    long off = op->inn[0];
+    for (int k = 0; k < d->nparams; k++) {
+        /* parameter shapes were checked at trace; a vector is n x 1 and a
+           matrix is square unless it matches the value's rows */
+        int len = op->inn[k + 1];
+        p[k].x = t->val + op->in[k + 1];
+        p[k].n = d->param_kind[k] == PK_MATRIX ? (int)lround(sqrt(len)) : len;
+        p[k].m = d->param_kind[k] == PK_MATRIX ? p[k].n : 1;
+        if (d->param_kind[k] == PK_REAL || d->param_kind[k] == PK_INT)
+            p[k].n = p[k].m = 1;
+        dp[k] = part + off;
+        off += len;
+    }
+    double lp = d->mv_lpdf(x, p, part, dp);
+    if (op->nout == 1)
+        t->val[op->out] = lp * op->daux;
+    else
+        t->target += lp * op->daux;
+    if (!isfinite(lp) && t->nan_op < 0)
+        t->nan_op = (int)(op - t->ops);
+}
+
+void tape_eval_op(Tape *t, TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    switch (op->code) {
+    case OP_COPY:
+        for (int i = 0; i < n; i++)
+            out[i] = IN(0, i);
+        return;
+    case OP_GATHER: {
+        const int *idx = t->ipool + op->ipool;
+        for (int i = 0; i < n; i++)
+            out[i] = V(op->in[0] + idx[i]);
+        return;
+    }
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_LOG1P: case OP_EXPM1:
+    case OP_SQRT: case OP_ABS: case OP_SIN: case OP_COS: case OP_TAN:
+    case OP_TANH: case OP_SIGMOID: case OP_LOGIT: case OP_SOFTPLUS:
+    case OP_LGAMMA: case OP_DIGAMMA: case OP_ERF: case OP_PHI:
+    case OP_SQUARE: case OP_INV: case OP_LOG_SIGMOID:
+        for (int i = 0; i < n; i++)
+            out[i] = unary(op->code, IN(0, i));
+        return;
+    case OP_ADD:
+        for (int i = 0; i < n; i++)
+            out[i] = IN(0, i) + IN(1, i);
+        return;
+    case OP_SUB:
+        for (int i = 0; i < n; i++)
+            out[i] = IN(0, i) - IN(1, i);
+        return;
+    case OP_MUL:
+        for (int i = 0; i < n; i++)
+            out[i] = IN(0, i) * IN(1, i);
+        return;
+    case OP_DIV: case OP_POW: case OP_LBETA: case OP_FMIN: case OP_FMAX:
+        for (int i = 0; i < n; i++)
+            out[i] = binary(op->code, IN(0, i), IN(1, i));
+        return;
+    case OP_SUM: {
+        double s = 0;
+        for (int i = 0; i < op->inn[0]; i++)
+            s += V(op->in[0] + i);
+        out[0] = s;
+        return;
+    }
+    case OP_DOT: {
+        double s = 0;
+        int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
+        for (int i = 0; i < m; i++)
+            s += IN(0, i) * IN(1, i);
+        out[0] = s;
+        return;
+    }
+    case OP_LSE: {
+        double mx = -INFINITY, s = 0;
+        for (int i = 0; i < op->inn[0]; i++)
+            if (V(op->in[0] + i) > mx)
+                mx = V(op->in[0] + i);
+        if (mx == -INFINITY) {
+            out[0] = -INFINITY;
+            return;
+        }
+        for (int i = 0; i < op->inn[0]; i++)
+            s += exp(V(op->in[0] + i) - mx);
+        out[0] = mx + log(s);
+        return;
+    }
+    case OP_CUMSUM: {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            out[i] = s += V(op->in[0] + i);
+        return;
+    }
+    case OP_SOFTMAX: case OP_LOG_SOFTMAX: {
+        double mx = -INFINITY, s = 0;
+        for (int i = 0; i < n; i++)
+            if (V(op->in[0] + i) > mx)
+                mx = V(op->in[0] + i);
+        for (int i = 0; i < n; i++)
+            s += exp(V(op->in[0] + i) - mx);
+        double lse = mx + log(s);
+        for (int i = 0; i < n; i++)
+            out[i] = op->code == OP_SOFTMAX ? exp(V(op->in[0] + i) - lse)
+                                            : V(op->in[0] + i) - lse;
+        return;
+    }
+    case OP_MATVEC:
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, op->iaux[0], op->iaux[1], 1.0,
+                    t->val + op->in[0], op->iaux[1], t->val + op->in[1], 1, 0.0,
+                    out, 1);
+        return;
+    case OP_MATMUL:
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, op->iaux[0],
+                    op->iaux[2], op->iaux[1], 1.0, t->val + op->in[0], op->iaux[1],
+                    t->val + op->in[1], op->iaux[2], 0.0, out, op->iaux[2]);
+        return;
+    case OP_TRANSPOSE: {
+        int r = op->iaux[0], c = op->iaux[1];
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < c; j++)
+                out[j * r + i] = V(op->in[0] + i * c + j);
+        return;
+    }
+    case OP_CHOLESKY:
+        cholesky_rowmajor(t->val + op->in[0], out, op->iaux[0]);
+        return;
+    case OP_ACC: {
+        double s = 0;
+        for (int i = 0; i < op->inn[0]; i++)
+            s += V(op->in[0] + i);
+        t->target += s;
+        return;
+    }
+    case OP_LPDF:
+        forward_lpdf(t, op);
+        return;
+    case OP_TRUNC:
+        forward_trunc(t, op);
+        return;
+    case OP_LPDF_MV:
+        forward_lpdf_mv(t, op);
+        return;
+    case OP_B_LOWER: case OP_B_UPPER:
+        for (int i = 0; i < n; i++) {
+            double u = IN(0, i), e = exp(u);
+            out[i] = op->code == OP_B_LOWER ? IN(1, i) + e : IN(1, i) - e;
+            t->target += u;
+        }
+        return;
+    case OP_B_INTERVAL:
+        for (int i = 0; i < n; i++) {
+            double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
+            out[i] = lo + (hi - lo) * s;
+            if (out[i] >= hi) /* keep strictly inside when s rounds to 1 */
+                out[i] = nextafter(hi, lo);
+            t->target += log(hi - lo) + (u > 0 ? -u - 2 * log1p(exp(-u))
+                                               : u - 2 * log1p(exp(u)));
+        }
+        return;
+    case OP_B_ORDERED: case OP_B_POS_ORDERED: {
+        double x = 0;
+        for (int i = 0; i < n; i++) {
+            double u = V(op->in[0] + i);
+            if (i == 0 && op->code == OP_B_ORDERED) {
+                x = u;
+            } else {
+                x += exp(u);
+                t->target += u;
+            }
+            out[i] = x;
+        }
+        return;
+    }
+    case OP_B_SIMPLEX: {
+        int k1 = op->inn[0]; /* K - 1 */
+        double *part = t->part + op->pbuf, stick = 1;
+        for (int k = 0; k < k1; k++) {
+            double z = sigmoid(V(op->in[0] + k) - log((double)(k1 - k)));
+            part[2 * k] = stick;
+            part[2 * k + 1] = z;
+            out[k] = stick * z;
+            t->target += log(z) + log1p(-z) + log(stick);
+            stick -= out[k];
+        }
+        out[k1] = stick;
+        return;
+    }
+    case OP_FFI: {
+        double *ptrs[TAPE_MAX_IN];
+        for (int k = 0; k < op->nin; k++)
+            ptrs[k] = t->val + op->in[k];
+        out[0] = ffi_call_values(op->paux, ptrs, op->inn);
+        return;
+    }
+    case OP__COUNT:
+        return;
+    }
+}
+
+static void backward_ffi(Tape *t, const TapeOp *op)
+{
+    const IrExtern *e = op->paux;
+    double *ptrs[TAPE_MAX_IN], *grad = t->part + op->pbuf;
+    for (int k = 0; k < op->nin; k++)
+        ptrs[k] = t->val + op->in[k];
+    ffi_gradient(e, ptrs, op->inn, grad);
+    double ga = t->adj[op->out];
+    int g = 0;
+    for (int k = 0; k < op->nin; k++) {
+        if (e->ptypes[k].base == TY_INT)
+            continue;
+        for (int i = 0; i < op->inn[k]; i++, g++)
+            if (ISVAR(k))
+                t->adj[op->in[k] + i] += ga * grad[g];
+    }
+}
+
+static void backward_lpdf(Tape *t, const TapeOp *op)
+{
+    const DistInfo *d = op->paux;
+    int n = op->iaux[0], np = d->nparams;
+    const double *part = t->part + op->pbuf;
+    double g = op->nout == 1 ? op->daux * t->adj[op->out] : op->daux;
+    for (int i = 0; i < n; i++) {
+        const double *pp = part + (long)i * (1 + np);
+        if (ISVAR(0))
+            t->adj[INSLOT(0, i)] += g * pp[0];
+        for (int k = 0; k < np; k++)
+            if (ISVAR(k + 1))
+                t->adj[INSLOT(k + 1, i)] += g * pp[1 + k];
+    }
+}
+
+static void backward_trunc(Tape *t, const TapeOp *op)
+{
+    const DistInfo *d = op->paux;
+    int n = op->iaux[0], np = d->nparams;
+    double g = op->daux;
+    for (int i = 0; i < n; i++) {
+        const double *pp = t->part + op->pbuf + (long)i * (2 + np);
+        for (int k = 0; k < 2 + np; k++)
+            if (ISVAR(k))
+                t->adj[INSLOT(k, i)] += g * pp[k];
+    }
+}
+
+/* Murray (2016): adjoint of A = L L^T given adj(L), for a full symmetric
+ * input whose two triangles are separate slots (each gets half). */
+static void backward_cholesky(Tape *t, const TapeOp *op)
+{
+    int n = op->iaux[0];
+    const double *L = t->val + op->out, *Lb = t->adj + op->out;
+    double *P = t->part + op->pbuf;
+    /* P = Phi(L^T Lbar): lower triangle, diagonal halved */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            if (j <= i)
+                for (int k = i; k < n; k++)
+                    s += L[k * n + i] * Lb[k * n + j];
+            P[i * n + j] = j < i ? s : (j == i ? 0.5 * s : 0);
+        }
+    /* S = L^{-T} P L^{-1}: solve with triangular solves */
+    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, n,
+                n, 1.0, L, n, P, n);
+    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit,
+                n, n, 1.0, L, n, P, n);
+    /* Sigma_bar = Phi(S); symmetric split between the two triangles */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            double v = i == j ? 0.5 * P[i * n + i] : 0.5 * (P[i * n + j] + P[j * n + i]);
+            if (i == j) {
+                t->adj[op->in[0] + i * n + i] += v;
+            } else {
+                t->adj[op->in[0] + i * n + j] += 0.5 * v;
+                t->adj[op->in[0] + j * n + i] += 0.5 * v;
+            }
+        }
+}
+
+static void backward_op(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    switch (op->code) {
+    case OP_COPY:
+        if (ISVAR(0))
+            for (int i = 0; i < n; i++)
+                t->adj[INSLOT(0, i)] += ga[i];
+        return;
+    case OP_GATHER: {
+        const int *idx = t->ipool + op->ipool;
+        for (int i = 0; i < n; i++)
+            t->adj[op->in[0] + idx[i]] += ga[i];
+        return;
+    }
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_LOG1P: case OP_EXPM1:
+    case OP_SQRT: case OP_ABS: case OP_SIN: case OP_COS: case OP_TAN:
+    case OP_TANH: case OP_SIGMOID: case OP_LOGIT: case OP_SOFTPLUS:
+    case OP_LGAMMA: case OP_DIGAMMA: case OP_ERF: case OP_PHI:
+    case OP_SQUARE: case OP_INV: case OP_LOG_SIGMOID:
+        for (int i = 0; i < n; i++)
+            if (ga[i] != 0)
+                t->adj[INSLOT(0, i)] += ga[i] * unary_d(op->code, IN(0, i), out[i]);
+        return;
+    case OP_ADD: case OP_SUB:
+        for (int i = 0; i < n; i++) {
+            if (ISVAR(0))
+                t->adj[INSLOT(0, i)] += ga[i];
+            if (ISVAR(1))
+                t->adj[INSLOT(1, i)] += op->code == OP_ADD ? ga[i] : -ga[i];
+        }
+        return;
+    case OP_MUL:
+        for (int i = 0; i < n; i++) {
+            if (ISVAR(0))
+                t->adj[INSLOT(0, i)] += ga[i] * IN(1, i);
+            if (ISVAR(1))
+                t->adj[INSLOT(1, i)] += ga[i] * IN(0, i);
+        }
+        return;
+    case OP_DIV: case OP_POW: case OP_LBETA: case OP_FMIN: case OP_FMAX:
+        for (int i = 0; i < n; i++) {
+            double da, db;
+            binary_d(op->code, IN(0, i), IN(1, i), out[i], &da, &db);
+            if (ISVAR(0))
+                t->adj[INSLOT(0, i)] += ga[i] * da;
+            if (ISVAR(1))
+                t->adj[INSLOT(1, i)] += ga[i] * db;
+        }
+        return;
+    case OP_SUM:
+        for (int i = 0; i < op->inn[0]; i++)
+            t->adj[op->in[0] + i] += ga[0];
+        return;
+    case OP_DOT: {
+        int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
+        for (int i = 0; i < m; i++) {
+            if (ISVAR(0))
+                t->adj[INSLOT(0, i)] += ga[0] * IN(1, i);
+            if (ISVAR(1))
+                t->adj[INSLOT(1, i)] += ga[0] * IN(0, i);
+        }
+        return;
+    }
+    case OP_LSE:
+        for (int i = 0; i < op->inn[0]; i++)
+            t->adj[op->in[0] + i] += ga[0] * exp(V(op->in[0] + i) - out[0]);
+        return;
+    case OP_CUMSUM: {
+        double s = 0;
+        for (int i = n - 1; i >= 0; i--) {
+            s += ga[i];
+            t->adj[op->in[0] + i] += s;
+        }
+        return;
+    }
+    case OP_SOFTMAX: {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            s += ga[i] * out[i];
+        for (int i = 0; i < n; i++)
+            t->adj[op->in[0] + i] += out[i] * (ga[i] - s);
+        return;
+    }
+    case OP_LOG_SOFTMAX: {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            s += ga[i];
+        for (int i = 0; i < n; i++)
+            t->adj[op->in[0] + i] += ga[i] - exp(out[i]) * s;
+        return;
+    }
+    case OP_MATVEC: {
+        int r = op->iaux[0], c = op->iaux[1];
+        if (ISVAR(0))
+            cblas_dger(CblasRowMajor, r, c, 1.0, ga, 1, t->val + op->in[1], 1,
+                       t->adj + op->in[0], c);
+        if (ISVAR(1))
+            cblas_dgemv(CblasRowMajor, CblasTrans, r, c, 1.0, t->val + op->in[0], c,
+                        ga, 1, 1.0, t->adj + op->in[1], 1);
+        return;
+    }
+    case OP_MATMUL: {
+        int r = op->iaux[0], k = op->iaux[1], c = op->iaux[2];
+        if (ISVAR(0)) /* Abar += Gbar B^T */
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, k, c, 1.0, ga, c,
+                        t->val + op->in[1], c, 1.0, t->adj + op->in[0], k);
+        if (ISVAR(1)) /* Bbar += A^T Gbar */
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, c, r, 1.0,
+                        t->val + op->in[0], k, ga, c, 1.0, t->adj + op->in[1], c);
+        return;
+    }
+    case OP_TRANSPOSE: {
+        int r = op->iaux[0], c = op->iaux[1];
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < c; j++)
+                t->adj[op->in[0] + i * c + j] += ga[j * r + i];
+        return;
+    }
+    case OP_CHOLESKY:
+        backward_cholesky(t, op);
+        return;
+    case OP_ACC:
+        for (int i = 0; i < op->inn[0]; i++)
+            t->adj[op->in[0] + i] += 1;
+        return;
+    case OP_LPDF:
+        backward_lpdf(t, op);
+        return;
+    case OP_TRUNC:
+        backward_trunc(t, op);
+        return;
+    case OP_LPDF_MV: {
+        const double *part = t->part + op->pbuf;
+        long off = 0;
+        for (int k = 0; k < op->nin; k++) {
+            double g = op->nout == 1 ? op->daux * ga[0] : op->daux;
+            if (ISVAR(k))
+                for (int i = 0; i < op->inn[k]; i++)
+                    t->adj[op->in[k] + i] += g * part[off + i];
+            off += op->inn[k];
+        }
+        return;
+    }
+    case OP_B_LOWER: case OP_B_UPPER:
+        for (int i = 0; i < n; i++) {
+            double e = exp(IN(0, i));
+            t->adj[INSLOT(0, i)] += (op->code == OP_B_LOWER ? ga[i] : -ga[i]) * e + 1;
+            if (ISVAR(1))
+                t->adj[INSLOT(1, i)] += ga[i];
+        }
+        return;
+    case OP_B_INTERVAL:
+        for (int i = 0; i < n; i++) {
+            double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
+            double w = hi - lo;
+            t->adj[INSLOT(0, i)] += ga[i] * w * s * (1 - s) + (1 - 2 * s);
+            if (ISVAR(1))
+                t->adj[INSLOT(1, i)] += ga[i] * (1 - s) - 1 / w;
+            if (ISVAR(2))
+                t->adj[INSLOT(2, i)] += ga[i] * s + 1 / w;
+        }
+        return;
+    case OP_B_ORDERED: case OP_B_POS_ORDERED: {
+        double g = 0;
+        for (int i = n - 1; i >= 0; i--) {
+            g += ga[i];
+            double u = V(op->in[0] + i);
+            if (i == 0 && op->code == OP_B_ORDERED)
+                t->adj[op->in[0]] += g;
+            else
+                t->adj[op->in[0] + i] += g * exp(u) + 1;
+        }
+        return;
+    }
+    case OP_B_SIMPLEX: {
+        int k1 = op->inn[0];
+        const double *part = t->part + op->pbuf;
+        double a_stick = ga[k1]; /* adjoint of the stick left after step k */
+        for (int k = k1 - 1; k >= 0; k--) {
+            double stick = part[2 * k], z = part[2 * k + 1];
+            double a_z = -a_stick * stick + ga[k] * stick + 1 / z - 1 / (1 - z);
+            double a_prev = a_stick * (1 - z) + ga[k] * z + 1 / stick;
+            t->adj[op->in[0] + k] += a_z * z * (1 - z);
+            a_stick = a_prev;
+        }
+        return;
+    }
+    case OP_FFI:
+        backward_ffi(t, op);
+        return;
+    case OP__COUNT:
+        return;
+    }
+}
+
+int tape_op(Tape *t, OpCode code, int nout, int nin, const int *in,
+            const int *inn, const int *iaux, const void *paux, double daux)
+{
+    TapeOp op;
+    memset(&op, 0, sizeof op);
+    op.code = (uint16_t)code;
+    op.nin = (uint8_t)nin;
+    for (int k = 0; k < nin; k++) {
+        op.in[k] = in[k];
+        op.inn[k] = inn[k];
+        if (tape_range_isvar(t, in[k], inn[k]))
+            op.varmask |= (uint8_t)(1u << k);
+    }
+    if (iaux)
+        memcpy(op.iaux, iaux, sizeof op.iaux);
+    op.paux = paux;
+    op.daux = daux;
+    op.nout = nout;
+    int record = op.varmask != 0;
+    op.out = nout > 0 ? new_slots(t, nout, record) : 0;
+    long np = partials_needed(&op);
+    if (np > 0) {
+        /* folded ops borrow scratch space at the end of the buffer */
+        t->part = grow(t->part, sizeof(double), &t->cappart, t->npart + np);
+        op.pbuf = t->npart;
+        if (record)
+            t->npart += np;
+    }
+    if (record) {
+        long cap = t->capops;
+        t->ops = grow(t->ops, sizeof(TapeOp), &cap, t->nops + 1L);
+        t->capops = (int)cap;
+        t->ops[t->nops] = op;
+        tape_eval_op(t, &t->ops[t->nops]);
+        t->nops++;
+    } else {
+        tape_eval_op(t, &op);
+    }
+    return op.out;
+}
+
+int tape_gather(Tape *t, int src, int srcn, const int *idx, int n)
+{
+    if (!tape_range_isvar(t, src, srcn)) {
+        int out = new_slots(t, n, 0);
+        for (int i = 0; i < n; i++)
+            t->val[out + i] = t->val[src + idx[i]];
+        return out;
+    }
+    t->ipool = grow(t->ipool, sizeof(int), &t->capipool, t->nipool + n);
+    memcpy(t->ipool + t->nipool, idx, sizeof(int) * (size_t)n);
+    long off = t->nipool;
+    t->nipool += n;
+    int in[1] = {src}, inn[1] = {srcn};
+    /* record by hand: tape_op would evaluate before ipool is set */
+    TapeOp op;
+    memset(&op, 0, sizeof op);
+    op.code = OP_GATHER;
+    op.nin = 1;
+    op.varmask = 1;
+    op.in[0] = in[0];
+    op.inn[0] = inn[0];
+    op.ipool = off;
+    op.nout = n;
+    op.out = new_slots(t, n, 1);
+    long cap = t->capops;
+    t->ops = grow(t->ops, sizeof(TapeOp), &cap, t->nops + 1L);
+    t->capops = (int)cap;
+    t->ops[t->nops] = op;
+    tape_eval_op(t, &t->ops[t->nops]);
+    t->nops++;
+    return op.out;
+}
+
+void tape_assign(Tape *t, int dst, int src, int n)
+{
+    int var = tape_range_isvar(t, src, n);
+    if (!var && !tape_range_isvar(t, dst, n)) {
+        memmove(t->val + dst, t->val + src, sizeof(double) * (size_t)n);
+        return;
+    }
+    /* a recorded copy, so that replay rewrites dst in program order */
+    TapeOp op;
+    memset(&op, 0, sizeof op);
+    op.code = OP_COPY;
+    op.nin = 1;
+    op.varmask = (uint8_t)var;
+    op.in[0] = src;
+    op.inn[0] = n;
+    op.out = dst;
+    op.nout = n;
+    long cap = t->capops;
+    t->ops = grow(t->ops, sizeof(TapeOp), &cap, t->nops + 1L);
+    t->capops = (int)cap;
+    t->ops[t->nops] = op;
+    tape_eval_op(t, &t->ops[t->nops]);
+    t->nops++;
+    memset(t->isvar + dst, 1, (size_t)n);
+}
+
+double tape_forward(Tape *t)
+{
+    t->target = 0;
+    t->nan_op = -1;
+    for (int i = 0; i < t->nops; i++)
+        tape_eval_op(t, &t->ops[i]);
+    return t->target;
+}
+
+void tape_backward(Tape *t)
+{
+    memset(t->adj, 0, sizeof(double) * (size_t)t->nslots);
+    for (int i = t->nops - 1; i >= 0; i--)
+        backward_op(t, &t->ops[i]);
+}
+
+const char *tape_op_name(OpCode c)
+{
+    static const char *const names[OP__COUNT] = {
+        "copy", "gather", "neg", "exp", "log", "log1p", "expm1", "sqrt", "abs",
+        "sin", "cos", "tan", "tanh", "sigmoid", "logit", "softplus", "lgamma",
+        "digamma", "erf", "Phi", "square", "inv", "log_sigmoid", "add", "sub",
+        "mul", "div", "pow", "lbeta", "fmin", "fmax", "sum", "dot",
+        "log_sum_exp", "cumulative_sum", "softmax", "log_softmax", "matvec",
+        "matmul", "transpose", "cholesky", "acc", "lpdf", "lpdf_mv", "trunc",
+        "lower", "upper", "interval", "ordered", "positive_ordered", "simplex", "ffi"};
+    return c < OP__COUNT ? names[c] : "?";
+}
