@@ -21,7 +21,7 @@ CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo test unit sanitize fuzz install clean check-posteriordb bench
+.PHONY: all deps demo test unit sanitize fuzz install clean check-posteriordb bench cmrun
 all: cmrun
 
 deps:
@@ -45,8 +45,12 @@ $(BUILD)/%.o: %.c $(BUILD)/gen/parser.h
 $(BUILD)/libcm.a: $(LIB_OBJS)
 	rm -f $@; ar rcs $@ $^
 
-cmrun: $(CLI_OBJS) $(BUILD)/libcm.a
+$(BUILD)/cmrun: $(CLI_OBJS) $(BUILD)/libcm.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libcm.a $(LDFLAGS) $(LDLIBS)
+
+# the default build's binary also sits at the top, where the README runs it
+cmrun: $(BUILD)/cmrun
+	@if [ "$(BUILD)" = build ]; then cp $(BUILD)/cmrun cmrun.tmp && mv -f cmrun.tmp cmrun; fi
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcm.a
 	@mkdir -p $(dir $@)
@@ -65,7 +69,7 @@ test: deps
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fsanitize=address,undefined" cmrun unit
+	  LDFLAGS="-fsanitize=address,undefined" build-san/cmrun unit
 	@ASAN_OPTIONS=detect_leaks=1 sh tests/run.sh build-san
 
 demo: deps

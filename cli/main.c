@@ -479,6 +479,15 @@ int main(int argc, char **argv)
     } else if (!strcmp(c.engine, "prior")) {
         o.samples = o.samples > 0 ? o.samples : 1000;
         rc = infer_prior(&o);
+    } else if (c.counterfactual) {
+        if (strcmp(c.engine, "is") != 0) {
+            fprintf(stderr, "cmrun: --counterfactual runs with --infer is (the twin network by "
+                            "importance sampling); got --infer %s\n", c.engine);
+            rc = 2;
+        } else {
+            o.samples = o.samples > 0 ? o.samples : 10000;
+            rc = infer_counterfactual(&o);
+        }
     } else if (!strcmp(c.engine, "is")) {
         o.samples = o.samples > 0 ? o.samples : 10000;
         rc = infer_is(&o);

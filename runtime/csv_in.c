@@ -19,7 +19,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,8 +128,7 @@ static int parse_row(char *line, double *row, int ncols, char **bad)
     char *p = line;
     for (;;) {
         char *end;
-        errno = 0;
-        double v = strtod(p, &end);
+        double v = strtod(p, &end);        /* also nan, inf, -inf */
         char *after = end;
         while (*after == ' ' || *after == '\t')
             after++;

@@ -174,17 +174,25 @@ static void free_out(CsvOut *o)
     free(o);
 }
 
+/* Text on one comment line: a newline in a value (a file name can hold
+ * one) would end the comment and corrupt the file, so it becomes a space. */
+static void put_one_line(FILE *fp, const char *text)
+{
+    for (; *text; text++)
+        fputc(*text == '\n' || *text == '\r' ? ' ' : *text, fp);
+}
+
 static void write_setting(FILE *fp, const CsvSetting *s)
 {
     fputc('#', fp);
     for (int i = 0; i < 2 * s->depth + 1; i++)
         fputc(' ', fp);
-    if (!s->key)
-        fprintf(fp, "%s\n", s->value);
-    else if (s->value[0] == '\0')
-        fprintf(fp, "%s =\n", s->key);
-    else
-        fprintf(fp, "%s = %s\n", s->key, s->value);
+    if (s->key) {
+        put_one_line(fp, s->key);
+        fputs(s->value[0] ? " = " : " =", fp);
+    }
+    put_one_line(fp, s->value);
+    fputc('\n', fp);
 }
 
 CsvOut *csv_out_open(const char *path, const CsvHeader *settings, int ncols,
@@ -261,10 +269,12 @@ int csv_out_comment(CsvOut *o, const char *line)
 {
     if (!o || o->failed)
         return -1;
-    if (line && *line)
-        fprintf(o->fp, "# %s\n", line);
-    else
-        fputs("#\n", o->fp);
+    fputc('#', o->fp);
+    if (line && *line) {
+        fputc(' ', o->fp);
+        put_one_line(o->fp, line);
+    }
+    fputc('\n', o->fp);
     return check_stream(o);
 }
 

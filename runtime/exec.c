@@ -494,10 +494,13 @@ static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *v
     return ret;
 }
 
-int exec_run(Exec *ex)
+int exec_run(Exec *ex) { return exec_run_world(ex, 1); }
+
+int exec_run_world(Exec *ex, int reset_tape)
 {
     const Program *p = ex->prog;
-    tape_reset(ex->tape);
+    if (reset_tape)
+        tape_reset(ex->tape);
     ex->failed = 0;
     ex->depth = 0;
     for (int i = 0; i < p->nvars; i++) {

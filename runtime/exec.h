@@ -97,6 +97,8 @@ void exec_free(Exec *ex);
 /* Run the model once (the tape is reset first).  Returns 0, or -1 after a
  * located error was printed. */
 int exec_run(Exec *ex);
+/* The same, keeping the tape: a second world recorded after the first. */
+int exec_run_world(Exec *ex, int reset_tape);
 void exec_push(Exec *ex, Handler *h);   /* becomes the innermost handler */
 void exec_clear_handlers(Exec *ex);
 

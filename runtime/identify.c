@@ -1371,6 +1371,7 @@ int dag_id_algorithm(const Dag *d, const unsigned char *y,
         goto done;
     }
     int n = c->n;
+    c->one.free = set_new(c);       /* 1 mentions no variable */
     c->obs = set_new(c);
     dag_observed_mask(d, c->obs);
     if (id_check_sets(d, c->obs, y, x, z, err, errlen) < 0)

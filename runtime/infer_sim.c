@@ -124,6 +124,56 @@ static int print_summary(const InferOptions *o, const Draws *d, const char *titl
     return 0;
 }
 
+/* Summarise weighted draws (column 0 of each row is the log weight): the
+ * effective sample size, and the table of a systematic resample. */
+int infer_weighted_summary(const InferOptions *o, const double *all, int got, int ncols,
+                           const char *const *names, gsl_rng *rng)
+{
+    double mx = -INFINITY, sw = 0, sw2 = 0;
+    for (int i = 0; i < got; i++)
+        if (all[(size_t)i * ncols] > mx)
+            mx = all[(size_t)i * ncols];
+    if (mx == -INFINITY || isnan(mx)) {
+        fprintf(stderr, "cmrun: every draw has weight 0: the evidence is impossible under the "
+                        "model (check --given values and the supports)\n");
+        return 1;
+    }
+    double *w = malloc(sizeof(double) * (size_t)got);
+    for (int i = 0; i < got; i++) {
+        w[i] = exp(all[(size_t)i * ncols] - mx);
+        sw += w[i];
+    }
+    for (int i = 0; i < got; i++) {
+        w[i] /= sw;
+        sw2 += w[i] * w[i];
+    }
+    double ess = 1 / sw2;
+    Draws *d = draws_new(1, ncols - 1, names);
+    double u = gsl_rng_uniform(rng) / got, cum = 0;
+    int k = 0;
+    for (int i = 0; i < got; i++) {
+        cum += w[i];
+        while (k < got && u + (double)k / got < cum) {
+            draws_append(d, 0, all + (size_t)i * ncols + 1);
+            k++;
+        }
+    }
+    draws_finish(d);
+    char title[256];
+    snprintf(title, sizeof title,
+             "Importance sampling: %d draws, effective sample size %.0f (summary of a systematic "
+             "resample)",
+             got, ess);
+    int rc = print_summary(o, d, title);
+    if (ess < 100 || ess < 0.01 * got)
+        printf("Warning: effective sample size %.0f of %d draws is low; the estimates are "
+               "unreliable. Draw more (--samples) or use --infer nuts.\n",
+               ess, got);
+    draws_free(d);
+    free(w);
+    return rc;
+}
+
 int infer_prior(const InferOptions *o)
 {
     Sim s;
@@ -210,53 +260,8 @@ int infer_is(const InferOptions *o)
         rc = finish_csv(csv);
     else if (csv)
         csv_out_abort(csv);
-    if (rc == 0 && got > 0) {
-        /* normalised weights, effective sample size, and a systematic
-           resample for the summary table */
-        double mx = -INFINITY, sw = 0, sw2 = 0;
-        for (int i = 0; i < got; i++)
-            if (all[(size_t)i * ncols] > mx)
-                mx = all[(size_t)i * ncols];
-        if (mx == -INFINITY) {
-            fprintf(stderr, "cmrun: every draw has weight 0: the evidence is impossible under the "
-                            "model (check --given values and the supports)\n");
-            rc = 1;
-        } else {
-            double *w = malloc(sizeof(double) * (size_t)got);
-            for (int i = 0; i < got; i++) {
-                w[i] = exp(all[(size_t)i * ncols] - mx);
-                sw += w[i];
-            }
-            for (int i = 0; i < got; i++) {
-                w[i] /= sw;
-                sw2 += w[i] * w[i];
-            }
-            double ess = 1 / sw2;
-            Draws *d = draws_new(1, s.ncols, (const char *const *)s.names);
-            double u = gsl_rng_uniform(s.rng) / got, cum = 0;
-            int k = 0;
-            for (int i = 0; i < got; i++) {
-                cum += w[i];
-                while (k < got && u + (double)k / got < cum) {
-                    draws_append(d, 0, all + (size_t)i * ncols + 1);
-                    k++;
-                }
-            }
-            draws_finish(d);
-            char title[256];
-            snprintf(title, sizeof title,
-                     "Importance sampling: %d draws, effective sample size %.0f (summary of a "
-                     "systematic resample)",
-                     got, ess);
-            rc = print_summary(o, d, title);
-            if (ess < 100 || ess < 0.01 * got)
-                printf("Warning: effective sample size %.0f of %d draws is low; the estimates are "
-                       "unreliable. Draw more (--samples) or use --infer nuts.\n",
-                       ess, got);
-            draws_free(d);
-            free(w);
-        }
-    }
+    if (rc == 0 && got > 0)
+        rc = infer_weighted_summary(o, all, got, ncols, (const char *const *)s.names, s.rng);
     free(all);
     free(names);
     sim_free(&s);

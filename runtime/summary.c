@@ -58,9 +58,12 @@ static void format_sig3(char *buf, double v)
     else if (a >= 1e15 || a < 1e-4)
         snprintf(buf, CELL, "%.2e", v);
     else {
-        snprintf(buf, CELL, "%.3g", v);
+        snprintf(buf, CELL, "%#.3g", v);    /* '#' keeps the zeros of "2.00" */
         if (strchr(buf, 'e'))               /* 1234 -> "1234", not "1.23e+03" */
             snprintf(buf, CELL, "%.0f", v);
+        size_t n = strlen(buf);
+        if (buf[n - 1] == '.')              /* "100." -> "100" */
+            buf[n - 1] = '\0';
     }
 }
 

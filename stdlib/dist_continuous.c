@@ -204,10 +204,23 @@ static double student_t_cdf(double x, const double *p, double *dp)
     return gsl_cdf_tdist_P(z, p[0]);
 }
 
+/* The standard t quantile.  GSL's Newton iteration fails to converge for
+ * some u when nu < 1 (it returns NAN); there we invert through the beta
+ * relation P(T <= -t) = I_{nu / (nu + t^2)}(nu/2, 1/2) / 2 instead. */
+static double t_quantile_std(double u, double nu)
+{
+    double t = gsl_cdf_tdist_Pinv(u, nu);
+    if (!isnan(t)) return t;
+    double tail = u < 0.5 ? u : 1 - u;
+    double b = gsl_cdf_beta_Pinv(2 * tail, 0.5 * nu, 0.5);
+    t = sqrt(nu * (1 - b) / b);
+    return u < 0.5 ? -t : t;
+}
+
 static double student_t_quantile(double u, const double *p)
 {
     if (student_t_bad(p) || bad_u(u)) return NAN;
-    return p[1] + p[2] * gsl_cdf_tdist_Pinv(u, p[0]);
+    return p[1] + p[2] * t_quantile_std(u, p[0]);
 }
 
 static int student_t_moments(const double *p, double *mean, double *var)
@@ -509,7 +522,7 @@ static double half_normal_cdf(double x, const double *p, double *dp)
     if (!is_pos(p[0]) || isnan(x)) return NAN;
     double z = x > 0 ? x / p[0] : 0;
     if (dp) dp[0] = isinf(z) ? 0 : -2 * gsl_ran_ugaussian_pdf(z) * z / p[0];
-    return gsl_sf_erf(z * M_SQRT1_2);
+    return isinf(z) ? 1 : gsl_sf_erf(z * M_SQRT1_2);
 }
 
 static double half_normal_quantile(double u, const double *p)
@@ -619,7 +632,7 @@ static double half_student_t_cdf(double x, const double *p, double *dp)
 static double half_student_t_quantile(double u, const double *p)
 {
     if (!is_pos(p[0]) || !is_pos(p[1]) || bad_u(u)) return NAN;
-    return p[1] * gsl_cdf_tdist_Qinv(0.5 * (1 - u), p[0]);
+    return -p[1] * t_quantile_std(0.5 * (1 - u), p[0]);
 }
 
 static int half_student_t_moments(const double *p, double *mean, double *var)

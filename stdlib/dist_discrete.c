@@ -12,8 +12,10 @@
  * (BernoulliLogit, BinomialLogit, PoissonLog) never leave the log scale:
  * log(sigmoid(a)) is -log1p_exp(-a), computed without overflow for any a.
  * Log-gamma differences whose arguments can be huge next to their
- * difference (NegativeBinomial's Gamma(y + phi) / Gamma(phi) for a large
- * dispersion) use gsl_sf_lnpoch, which keeps them accurate.
+ * difference (binomial coefficients for a large N, NegativeBinomial's
+ * Gamma(y + phi) / Gamma(phi) for a large dispersion) go through
+ * gsl_sf_lnbeta, which keeps them accurate (gsl_sf_lnpoch and lngamma
+ * differences lose 1e-8 and more there).
  *
  * CDFs use GSL's incomplete gamma and beta functions directly with double
  * arguments (gsl_cdf_poisson_P and friends take unsigned int counts).
@@ -66,9 +68,12 @@ static double xlogy(double k, double t) { return k == 0 ? 0 : k * log(t); }
 static double xlog1my(double k, double t) { return k == 0 ? 0 : k * log1p(-t); }
 static double xdivy(double k, double t) { return k == 0 ? 0 : k / t; }
 
+/* log C(n, k) through the log beta function, which GSL keeps accurate when
+ * n is large (three lngamma calls would lose 1e-7 at n = 1e9). */
 static double log_choose(double n, double k)
 {
-    return gsl_sf_lngamma(n + 1) - gsl_sf_lngamma(k + 1) - gsl_sf_lngamma(n - k + 1);
+    if (k == 0 || k == n) return 0;
+    return -log(n + 1) - gsl_sf_lnbeta(n - k + 1, k + 1);
 }
 
 /* Smallest k in [0, hi] with F(k) >= u (u = 1 only for a finite hi,
@@ -548,8 +553,9 @@ static double neg_binomial_lpdf(double x, const double *p, double *dx, double *d
         dp[0] = x / mu - (x + phi) / (mu + phi);
         dp[1] = gsl_sf_psi(x + phi) - gsl_sf_psi(phi) - l1p + (mu - x) / (mu + phi);
     }
-    return gsl_sf_lnpoch(phi, x) - gsl_sf_lngamma(x + 1)
-         + (x == 0 ? 0 : x * (log(mu) - lmp)) - phi * l1p;
+    /* log C(x + phi - 1, x) = -log x - lbeta(phi, x), accurate for large phi */
+    double lchoose = x == 0 ? 0 : -log(x) - gsl_sf_lnbeta(phi, x);
+    return lchoose + (x == 0 ? 0 : x * (log(mu) - lmp)) - phi * l1p;
 }
 
 static double neg_binomial_sample(const gsl_rng *r, const double *p)
@@ -582,7 +588,9 @@ static double neg_binomial_cdf(double x, const double *p, double *dp)
         }
         dp[1] = sum;
     }
-    return gsl_cdf_beta_P(phi / (mu + phi), phi, k + 1);
+    /* 1 - I_{1-q}(k + 1, phi): 1 - q = mu / (mu + phi) is exact where q
+     * rounds towards 1 (a large phi), and GSL's P form loses 1e-10 there */
+    return gsl_cdf_beta_Q(mu / (mu + phi), k + 1, phi);
 }
 
 static int neg_binomial_moments(const double *p, double *mean, double *var)
