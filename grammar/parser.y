@@ -208,6 +208,7 @@ static void yyerror(YYLTYPE *loc, CmParseState *ps, const char *msg);
 %define api.token.prefix {TOK_}
 %define parse.error custom
 %define parse.lac full
+%define lr.default-reduction accepting
 %locations
 %param {CmParseState *ps}
 %expect 0

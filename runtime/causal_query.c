@@ -194,16 +194,19 @@ static void parse_name(Parser *ps, unsigned char *set)
         expected(ps, "a site name");
         return;
     }
-    char name[256];
-    snprintf(name, sizeof name, "%.*s", ps->tok.len, ps->tok.s);
-    int v = dag_find(ps->d, name);
+    char *name = strndup(ps->tok.s, (size_t)ps->tok.len);
+    int v = name ? dag_find(ps->d, name) : -1;
     if (v < 0) {
-        causal_unknown_site(ps->d, name, ps->flag, ps->err, ps->errlen);
+        if (name)
+            causal_unknown_site(ps->d, name, ps->flag, ps->err, ps->errlen);
+        else
+            snprintf(ps->err, ps->errlen, "out of memory");
         ps->failed = 1;
-        return;
+    } else {
+        set[v] = 1;
+        next_token(ps);
     }
-    set[v] = 1;
-    next_token(ps);
+    free(name);
 }
 
 /* name (',' name)* */
@@ -238,6 +241,14 @@ static void expect_end(Parser *ps)
 {
     if (!ps->failed && ps->tok.kind != T_END)
         expected(ps, "the end of the query");
+}
+
+static int none_in(const unsigned char *set, int n)
+{
+    for (int v = 0; v < n; v++)
+        if (set[v])
+            return 0;
+    return 1;
 }
 
 static int parse_done(Parser *ps)
@@ -327,6 +338,11 @@ int causal_parse_dsep(const Dag *d, const char *query, unsigned char *x,
     expect_end(&ps);
     if (ps.failed)
         return CM_EXIT_USER;
+    if (none_in(x, d->n) || none_in(y, d->n)) {
+        snprintf(err, errlen, "--dsep '%s' has an empty side; name at least "
+                 "one site on each side", query);
+        return CM_EXIT_USER;
+    }
     for (int v = 0; v < d->n; v++) {
         if (x[v] && y[v]) {
             snprintf(err, errlen, "site '%s' is on both sides of --dsep '%s'",
@@ -408,6 +424,11 @@ int causal_parse_identify(const Dag *d, const char *query, unsigned char *y,
     }
     if (ps.failed)
         return CM_EXIT_USER;
+    if (none_in(y, d->n) || none_in(x, d->n)) {
+        snprintf(err, errlen, "--identify '%s' needs at least one %s", query,
+                 none_in(y, d->n) ? "outcome" : "site inside do(...)");
+        return CM_EXIT_USER;
+    }
     for (int v = 0; v < d->n; v++) {
         if (x[v] && y[v]) {
             snprintf(err, errlen, "site '%s' is both an outcome and "
@@ -735,6 +756,11 @@ int causal_adjustment_sets(const Dag *d, const char *x, const char *y,
                            errlen) ||
         check_acyclic(d, "--adjustment-sets", err, errlen))
         goto done;
+    if (none_in(m.x, d->n) || none_in(m.y, d->n)) {
+        snprintf(err, errlen, "--adjustment-sets needs at least one %s site",
+                 none_in(m.x, d->n) ? "treatment" : "outcome");
+        goto done;
+    }
     for (int v = 0; v < d->n; v++)
         if (m.x[v] && m.y[v]) {
             snprintf(err, errlen, "site '%s' is both the treatment and the "

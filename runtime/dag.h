@@ -131,7 +131,7 @@ void dag_reach(DagIndex *ix, const unsigned char *set, int up,
 
 /* ---- Identification (identify.c) ---- */
 
-#define DAG_MAX_SETS 10000      /* listing stops here; see truncated */
+#define DAG_MAX_SETS 1000       /* listing stops here; see truncated */
 
 typedef struct {
     int n;                  /* bytes per set (the Dag's node count) */

@@ -200,6 +200,7 @@ static void exec_data(Exec *ex, Frame *f, const IrInstr *in)
     m.scale = 1;
     m.line = in->line;
     m.col = in->col;
+    m.shape.base = v->type.base;
     m.shape.rank = (unsigned char)in->nargs;
     m.shape.dims[0] = dims[0];
     m.shape.dims[1] = dims[1];

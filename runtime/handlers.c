@@ -326,7 +326,7 @@ static void param_process(Handler *h, Exec *ex, SiteMsg *m)
         exec_fail(ex, m->line, m->col,
                   "'%s' ~ %s is a latent discrete site: gradient-based inference cannot sample it. "
                   "Marginalise it (sum over its values with log_sum_exp), observe it, or use "
-                  "--infer is, enum or prior",
+                  "--infer is or prior",
                   m->name, m->dist->name);
     exec_site_shape(ex, m);
     int k = unconstrained_size(m);

@@ -121,10 +121,11 @@ static int set_list_push(DagSetList *l, const uchar *set, int *cap)
     return 0;
 }
 
+/* Sets in a list are normalised to 0/1 bytes, so memcmp compares them. */
 static int set_list_has(const DagSetList *l, const uchar *set)
 {
     for (int i = 0; i < l->count; i++)
-        if (set_equal(l->sets + (size_t)i * l->n, set, l->n))
+        if (memcmp(l->sets + (size_t)i * l->n, set, (size_t)l->n) == 0)
             return 1;
     return 0;
 }
@@ -768,6 +769,17 @@ static Expr *ex_sum(Id *c, const uchar *s, Expr *body)
     return e;
 }
 
+/* Where a factor goes in a product: the earliest of its heads (or, when
+ * those are unknown, of its free variables) in topological order. */
+static int factor_rank(const Id *c, const Expr *e)
+{
+    const uchar *s = e->heads ? e->heads : e->free;
+    for (int i = 0; i < c->n; i++)
+        if (s[c->ix.topo[i]])
+            return i;
+    return c->n;
+}
+
 /* A product, flattened, without factors 1. */
 static Expr *ex_prod(Id *c, Expr **f, int k)
 {
@@ -788,6 +800,16 @@ static Expr *ex_prod(Id *c, Expr **f, int k)
     }
     if (m == 1)
         return e->kids[0];
+    /* Factors in topological order of what they are distributions of, as
+     * a chain rule is written (insertion sort: products are short, and a
+     * stable order keeps equal products structurally equal). */
+    for (int i = 1; i < m; i++) {
+        Expr *g = e->kids[i];
+        int key = factor_rank(c, g), j = i;
+        for (; j > 0 && factor_rank(c, e->kids[j - 1]) > key; j--)
+            e->kids[j] = e->kids[j - 1];
+        e->kids[j] = g;
+    }
     for (int i = 0; i < m; i++)
         for (int v = 0; v < c->n; v++)
             e->free[v] |= e->kids[i]->free[v];

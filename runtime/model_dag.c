@@ -1,5 +1,10 @@
 /*
  * model_dag.c - building the Dag that --graph, --dsep and --identify read.
+ *
+ * Observed: a site declared `data` or bound by --data/--given, unless it is
+ * declared `latent`.  When nothing at all is bound or declared data (a
+ * model written as a bare causal graph), every site not declared `latent`
+ * is observed, so identification questions can be asked of the graph alone.
  */
 #include "model_dag.h"
 
@@ -22,12 +27,19 @@ Dag *model_dag(const Program *p, const DataSet *data, const DoHandler *dos)
     for (int i = 0; i < p->nplates; i++)
         plate_of[i] = dag_add_plate(d, p->plates[i].label, -1);
     int *node = malloc(sizeof(int) * (size_t)(p->nvars + 1));
+    /* A model written as a pure causal graph binds nothing: then every site
+       not declared `latent` counts as observable (docs/causal-graphs.md). */
+    int any_bound = 0;
+    for (int v = 0; v < p->nvars; v++)
+        if (p->vars[v].role == VAR_SITE &&
+            (p->vars[v].declared_data || (data && data_find(data, p->vars[v].name))))
+            any_bound = 1;
     for (int v = 0; v < p->nvars; v++) {
         const IrVar *iv = &p->vars[v];
         node[v] = -1;
         DagNodeKind kind;
         if (iv->role == VAR_SITE) {
-            int bound = data && data_find(data, iv->name);
+            int bound = !any_bound || iv->declared_data || (data && data_find(data, iv->name));
             kind = bound && !iv->is_latent_decl ? DAG_OBSERVED : DAG_LATENT;
         } else if (iv->role == VAR_DET) {
             if (!iv->reported && !iv->hidden)

@@ -10,8 +10,9 @@
 
 /* Nodes: every site, every deterministic node that depends on a site, and
  * the data a value reads (covariates); sizes and indices are not causal.
- * A site is observed when data or --given bind it (and not declared
- * `latent`); --do sites lose their incoming edges. */
+ * A site is observed when it is declared `data` or data/--given bind it,
+ * and it is not declared `latent`; with nothing bound at all, every site
+ * not declared `latent` is observed.  --do sites lose their incoming edges. */
 Dag *model_dag(const Program *p, const DataSet *data, const DoHandler *dos);
 
 #endif

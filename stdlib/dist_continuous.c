@@ -12,7 +12,10 @@
  *    exact far into the tails.
  *  - Gradients are analytic and share the subexpressions of the value;
  *    nothing allocates, and the only transcendental calls are the ones the
- *    formula needs (Normal: one log).
+ *    formula needs (Normal: one log).  Terms that depend only on shape
+ *    parameters (StudentT's, Gamma's and Beta's log-gamma and digamma
+ *    terms) are kept in a one-entry memo per thread (ShapeMemo), since the
+ *    elements of a vectorised statement share them.
  *  - Parameters are validated first: an invalid one (a scale <= 0, a
  *    non-finite location) gives NAN so the runtime can name the offending
  *    site, and only then does a value outside the support give -INFINITY.
@@ -24,8 +27,9 @@
  * CDFs come from GSL (gsl_cdf_*) and their parameter gradients are written
  * analytically where a closed form exists (location and scale: -pdf and
  * -pdf * z).  A shape parameter that enters a regularised incomplete gamma
- * or beta function (StudentT's nu, Gamma's alpha, Beta's alpha and beta)
- * has no closed-form derivative in GSL; there we take a four-point central
+ * or beta function (the nu of StudentT and HalfStudentT, the alpha of
+ * Gamma and InverseGamma, both shapes of Beta) has no closed-form
+ * derivative in GSL; there we take a four-point central
  * difference of GSL's CDF in that parameter (cdf_shape_slope), accurate to
  * about 1e-10, which is plenty for the truncation and counterfactual uses
  * the CDF serves, and costs four CDF calls.
@@ -60,11 +64,11 @@ static int bad_u(double u) { return !(u >= 0 && u <= 1); }
  * NAN for NaN; used before formulas that would turn inf into inf - inf. */
 static double nonfinite_value(double x) { return isnan(x) ? NAN : -INFINITY; }
 
-/* (a1) * log(x) with 0 * log 0 = 0: the edge term of a density whose
- * exponent is zero (Gamma(1, b) at 0, Beta(1, b) at 0) stays finite. */
-static double edge_xlogy(double a1, double x)
+/* a1 * lx (lx = log x) with 0 * log 0 = 0: the edge term of a density
+ * whose exponent is zero (Gamma(1, b) at 0, Beta(1, b) at 0) stays finite. */
+static double edge_term(double a1, double lx)
 {
-    return a1 == 0 ? 0 : a1 * log(x);
+    return a1 == 0 ? 0 : a1 * lx;
 }
 
 /* log(1 + z^2/nu) given z2 = z*z, also once z*z has overflowed (|z| >
@@ -100,6 +104,19 @@ static double cdf_shape_slope(double (*cdf)(double, const double *, double *),
     }
     return sum / (12 * h);
 }
+
+/* The parameter-only terms of a density (a log normalising constant and
+ * the digammas of its gradient) cost more than the rest of it together.
+ * Within a vectorised statement the elements usually share those
+ * parameters, so each such row keeps a one-entry memo per thread of its
+ * last shape parameters: a hit costs two compares, and the values are the
+ * ones a recomputation would give bit for bit, so results never depend on
+ * the order of calls. */
+typedef struct {
+    double a, b;        /* the shapes the terms belong to (NAN: empty) */
+    double logc;        /* log normalising constant                    */
+    double da, db;      /* parameter-only parts of the shape gradients */
+} ShapeMemo;
 
 /* ---- Normal(mu, sigma) ------------------------------------------------- */
 
@@ -160,22 +177,36 @@ static int student_t_bad(const double *p)
     return !is_pos(p[0]) || !is_real(p[1]) || !is_pos(p[2]);
 }
 
+static _Thread_local ShapeMemo student_t_memo = {NAN, NAN, 0, 0, 0};
+
+/* log Gamma((nu+1)/2) - log Gamma(nu/2) - log(nu pi)/2 and its nu slope */
+static const ShapeMemo *student_t_terms(double nu)
+{
+    ShapeMemo *m = &student_t_memo;
+    if (m->a != nu) {
+        double half = 0.5 * (nu + 1);
+        m->logc = gsl_sf_lngamma(half) - gsl_sf_lngamma(0.5 * nu) - 0.5 * (log(nu) + LOG_PI);
+        m->da = 0.5 * (gsl_sf_psi(half) - gsl_sf_psi(0.5 * nu) - 1 / nu);
+        m->a = nu;
+    }
+    return m;
+}
+
 static double student_t_lpdf(double x, const double *p, double *dx, double *dp)
 {
     double nu = p[0], mu = p[1], sigma = p[2];
     if (student_t_bad(p)) return NAN;
     if (!isfinite(x)) return nonfinite_value(x);
+    const ShapeMemo *m = student_t_terms(nu);
     double z = (x - mu) / sigma, z2 = z * z, half = 0.5 * (nu + 1);
     double l1p = log1p_sq_over(z, z2, nu);
-    double lp = gsl_sf_lngamma(half) - gsl_sf_lngamma(0.5 * nu)
-              - 0.5 * (log(nu) + LOG_PI) - log(sigma) - half * l1p;
+    double lp = m->logc - log(sigma) - half * l1p;
     if (dx || dp) {
         double g = (nu + 1) * z / (sigma * (nu + z2)); /* -d lp / dx */
         double frac = z2 < INFINITY ? z2 / (nu + z2) : 1; /* z^2 / (nu + z^2) */
         if (dx) *dx = -g;
         if (dp) {
-            dp[0] = 0.5 * (gsl_sf_psi(half) - gsl_sf_psi(0.5 * nu) - 1 / nu - l1p)
-                  + half * frac / nu;
+            dp[0] = m->da - 0.5 * l1p + half * frac / nu;
             dp[1] = g;
             dp[2] = ((nu + 1) * frac - 1) / sigma;
         }
@@ -759,18 +790,33 @@ const DistInfo dist_row_exponential = {
 
 /* ---- Gamma(alpha, beta): shape and rate -------------------------------- */
 
+/* log Gamma(alpha) and psi(alpha), shared by Gamma and InverseGamma (each
+ * with its own memo, since a model often has both). */
+static const ShapeMemo *lngamma_terms(ShapeMemo *m, double a)
+{
+    if (m->a != a) {
+        m->logc = gsl_sf_lngamma(a);
+        m->da = gsl_sf_psi(a);
+        m->a = a;
+    }
+    return m;
+}
+
+static _Thread_local ShapeMemo gamma_memo = {NAN, NAN, 0, 0, 0};
+
 static double gamma_lpdf(double x, const double *p, double *dx, double *dp)
 {
     double a = p[0], b = p[1];
     if (!is_pos(a) || !is_pos(b)) return NAN;
     if (!(x >= 0 && x < INFINITY)) return isnan(x) ? NAN : -INFINITY;
-    double lx = log(x), lb = log(b);
+    const ShapeMemo *m = lngamma_terms(&gamma_memo, a);
+    double lb = log(b), lx = log(x);
     if (dx) *dx = (a - 1) / x - b;
     if (dp) {
-        dp[0] = lb - gsl_sf_psi(a) + lx;
+        dp[0] = lb - m->da + lx;
         dp[1] = a / b - x;
     }
-    return a * lb - gsl_sf_lngamma(a) + edge_xlogy(a - 1, x) - b * x;
+    return a * lb - m->logc + edge_term(a - 1, lx) - b * x;
 }
 
 static double gamma_sample(const gsl_rng *r, const double *p)
@@ -818,18 +864,21 @@ const DistInfo dist_row_gamma = {
 
 /* ---- InverseGamma(alpha, beta): shape and scale ------------------------ */
 
+static _Thread_local ShapeMemo inv_gamma_memo = {NAN, NAN, 0, 0, 0};
+
 static double inv_gamma_lpdf(double x, const double *p, double *dx, double *dp)
 {
     double a = p[0], b = p[1];
     if (!is_pos(a) || !is_pos(b)) return NAN;
     if (!(x > 0 && x < INFINITY)) return isnan(x) ? NAN : -INFINITY;
+    const ShapeMemo *m = lngamma_terms(&inv_gamma_memo, a);
     double lx = log(x), lb = log(b), ix = 1 / x;
     if (dx) *dx = (b * ix - (a + 1)) * ix;
     if (dp) {
-        dp[0] = lb - gsl_sf_psi(a) - lx;
+        dp[0] = lb - m->da - lx;
         dp[1] = a / b - ix;
     }
-    return a * lb - gsl_sf_lngamma(a) - (a + 1) * lx - b * ix;
+    return a * lb - m->logc - (a + 1) * lx - b * ix;
 }
 
 static double inv_gamma_sample(const gsl_rng *r, const double *p)
@@ -890,7 +939,7 @@ static double weibull_lpdf(double x, const double *p, double *dx, double *dp)
         dp[0] = 1 / k + lt * (1 - tk);
         dp[1] = k / s * (tk - 1);
     }
-    return log(k) - log(s) + edge_xlogy(k - 1, x / s) - tk;
+    return log(k) - log(s) + edge_term(k - 1, lt) - tk;
 }
 
 static double weibull_sample(const gsl_rng *r, const double *p)
@@ -1002,19 +1051,36 @@ const DistInfo dist_row_pareto = {
 
 /* ---- Beta(alpha, beta) ------------------------------------------------- */
 
+static _Thread_local ShapeMemo beta_memo = {NAN, NAN, 0, 0, 0};
+
+/* log B(a, b) and psi(a + b) - psi(a), psi(a + b) - psi(b) */
+static const ShapeMemo *beta_terms(double a, double b)
+{
+    ShapeMemo *m = &beta_memo;
+    if (m->a != a || m->b != b) {
+        double pab = gsl_sf_psi(a + b);
+        m->logc = gsl_sf_lnbeta(a, b);
+        m->da = pab - gsl_sf_psi(a);
+        m->db = pab - gsl_sf_psi(b);
+        m->a = a;
+        m->b = b;
+    }
+    return m;
+}
+
 static double beta_lpdf(double x, const double *p, double *dx, double *dp)
 {
     double a = p[0], b = p[1];
     if (!is_pos(a) || !is_pos(b)) return NAN;
     if (!(x >= 0 && x <= 1)) return isnan(x) ? NAN : -INFINITY;
+    const ShapeMemo *m = beta_terms(a, b);
     double lx = log(x), l1x = log1p(-x);
     if (dx) *dx = (a - 1) / x - (b - 1) / (1 - x);
     if (dp) {
-        double pab = gsl_sf_psi(a + b);
-        dp[0] = lx - gsl_sf_psi(a) + pab;
-        dp[1] = l1x - gsl_sf_psi(b) + pab;
+        dp[0] = lx + m->da;
+        dp[1] = l1x + m->db;
     }
-    return edge_xlogy(a - 1, x) + (b == 1 ? 0 : (b - 1) * l1x) - gsl_sf_lnbeta(a, b);
+    return edge_term(a - 1, lx) + edge_term(b - 1, l1x) - m->logc;
 }
 
 static double beta_sample(const gsl_rng *r, const double *p)

@@ -10,7 +10,9 @@
  *
  * Log masses are written in log form with log1p, and the logit forms
  * (BernoulliLogit, BinomialLogit, PoissonLog) never leave the log scale:
- * log(sigmoid(a)) is -log1p_exp(-a), computed without overflow for any a.
+ * log(sigmoid(a)) is -log1p_exp(-a), computed without overflow for any a,
+ * and one exp(-|a|) serves both log1p_exp(a), log1p_exp(-a) and sigmoid(a)
+ * (logistic regression calls BernoulliLogit once per observation).
  * Log-gamma differences whose arguments can be huge next to their
  * difference (binomial coefficients for a large N, NegativeBinomial's
  * Gamma(y + phi) / Gamma(phi) for a large dispersion) go through
@@ -49,17 +51,21 @@ static int bad_u(double u) { return !(u >= 0 && u <= 1); }
 /* -INFINITY for a value outside the support, NAN for a NaN value. */
 static double off_support(double x) { return isnan(x) ? NAN : -INFINITY; }
 
-/* log(1 + exp(a)) without overflow for large a or underflow for small a. */
-static double log1p_exp(double a)
+/* The shared core of the logit forms, from one exp: with t the result,
+ * log(1 + exp(a)) = max(a, 0) + t and log(1 + exp(-a)) = max(-a, 0) + t,
+ * exact for any a (no overflow, no cancellation); *sig = sigmoid(a). */
+static double log1p_exp_abs(double a, double *sig)
 {
-    return a > 0 ? a + log1p(exp(-a)) : log1p(exp(a));
+    double e = exp(-fabs(a));
+    if (sig) *sig = a >= 0 ? 1 / (1 + e) : e / (1 + e);
+    return log1p(e);
 }
 
 static double sigmoid(double a)
 {
-    if (a >= 0) return 1 / (1 + exp(-a));
-    double e = exp(a);
-    return e / (1 + e);
+    double s;
+    log1p_exp_abs(a, &s);
+    return s;
 }
 
 /* k log t and k log(1 - t) with 0 log 0 = 0, so masses at t = 0 or 1 are
@@ -174,8 +180,9 @@ static double bernoulli_logit_lpdf(double x, const double *p, double *dx, double
     (void)dx;
     if (!isfinite(a)) return NAN;
     if (x != 0 && x != 1) return off_support(x);
-    if (dp) dp[0] = x - sigmoid(a);
-    return x == 1 ? -log1p_exp(-a) : -log1p_exp(a);
+    double s, t = log1p_exp_abs(a, &s);
+    if (dp) dp[0] = x - s;
+    return x == 1 ? -(fmax(-a, 0) + t) : -(fmax(a, 0) + t);
 }
 
 static double bernoulli_logit_sample(const gsl_rng *r, const double *p)
@@ -294,11 +301,12 @@ static double binomial_logit_lpdf(double x, const double *p, double *dx, double 
     (void)dx;
     if (binomial_logit_bad(p)) return NAN;
     if (!is_natural(x) || x > n) return off_support(x);
+    double s, t = log1p_exp_abs(a, &s);
     if (dp) {
         dp[0] = 0;
-        dp[1] = x - n * sigmoid(a);
+        dp[1] = x - n * s;
     }
-    return log_choose(n, x) - x * log1p_exp(-a) - (n - x) * log1p_exp(a);
+    return log_choose(n, x) - x * (fmax(-a, 0) + t) - (n - x) * (fmax(a, 0) + t);
 }
 
 static double binomial_logit_sample(const gsl_rng *r, const double *p)

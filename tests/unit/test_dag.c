@@ -697,6 +697,8 @@ static void test_errors(void)
     EXPECT_ERR(ds, d, "{x, y, z", "malformed --dsep query '{x, y, z': "
                "expected ',' or '}' at column 9, found the end; the form is "
                "'x, y | z, w' or 'x1, x2 _||_ y | z' or '{x1, x2}, y | z'");
+    EXPECT_ERR(ds, d, "{}, y", "--dsep '{}, y' has an empty side; name at "
+               "least one site on each side");
     EXPECT_ERR(ds, d, "x, x | z", "site 'x' is on both sides of --dsep "
                "'x, x | z'");
     EXPECT_ERR(ds, d, "x _||_ y | y", "site 'y' is both tested and "
@@ -719,6 +721,10 @@ static void test_errors(void)
                "'P(y | do(x)': expected ')' closing P( at column 12, found "
                "the end; the form is 'y | do(x)', 'y1, y2 | do(x1, x2)' or "
                "'y | do(x), z'");
+    EXPECT_ERR(id, d, "y | do({})", "--identify 'y | do({})' needs at least "
+               "one site inside do(...)");
+    EXPECT_ERR(id, d, "{} | do(x)", "--identify '{} | do(x)' needs at least "
+               "one outcome");
     EXPECT_ERR(id, d, "y | do(w)", "unknown site 'w' in --identify; sites "
                "are: x, y, z, u");
     EXPECT_ERR(id, d, "x | do(x)", "site 'x' is both an outcome and "
@@ -739,6 +745,8 @@ static void test_errors(void)
     CHECK(run_adjust(d, "x,", "y") == 2 && strcmp(err_buf, "malformed "
           "--adjustment-sets query 'x,': expected a site name at column 3, "
           "found the end; the form is 'x' or 'x1, x2'") == 0, "%s", err_buf);
+    CHECK(run_adjust(d, "{}", "y") == 2 && strcmp(err_buf, "--adjustment-"
+          "sets needs at least one treatment site") == 0, "%s", err_buf);
     CHECK(run_adjust(d, "u", "y") == 2 && strstr(err_buf, "site 'u' is "
           "unobserved") == err_buf, "%s", err_buf);
     CHECK(run_adjust(d, "x", "y") == 0 &&
@@ -764,6 +772,33 @@ static void test_errors(void)
     dag_free(empty);
 }
 
+/* Random strings over the queries' alphabet: an answer or a message,
+ * never a crash (the sanitizer build runs this too). */
+static void test_query_fuzz(void)
+{
+    static const char *const pieces[] = {
+        "x", "y", "z", "u", "w", ",", " ", "|", "{", "}", "(", ")", "do",
+        "do(", "P(", "_||_", "_|_", "\u22a5", "\xff", "q", "_", "1"};
+    Dag *d = graph("x y z u:l", "z->x z->y x->y u->x u->y");
+    int bad = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        char q[128] = "";
+        int k = 1 + (int)rnd(10);
+        for (int i = 0; i < k; i++)
+            strcat(q, pieces[rnd(sizeof pieces / sizeof *pieces)]);
+        Query fn = trial % 2 ? causal_dsep_query : causal_identify_query;
+        int rc = run(fn, d, q);
+        bad += !((rc == 0 && out_buf[0] && !err_buf[0]) ||
+                 (rc == 2 && err_buf[0] && !out_buf[0]));
+        if (trial % 3 == 0) {
+            rc = run_adjust(d, q, "y");
+            bad += !((rc == 0 && out_buf[0]) || (rc == 2 && err_buf[0]));
+        }
+    }
+    CHECK(bad == 0, "%d fuzzed queries neither answered nor refused", bad);
+    dag_free(d);
+}
+
 int main(void)
 {
     test_build();
@@ -776,5 +811,6 @@ int main(void)
     test_adjustment_large();
     test_identify();
     test_errors();
+    test_query_fuzz();
     return check_done();
 }
