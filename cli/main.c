@@ -48,6 +48,8 @@ static void usage(FILE *out)
           "  --do NAME=VALUE         intervene: replace a site by a constant (repeatable;\n"
           "                          NAME[i]=VALUE for one element)\n"
           "  --counterfactual        twin-world query: evidence from --given, world from --do\n"
+          "  --effect T=A:B --on Y   E[Y | do(T=A)] - E[Y | do(T=B)] (binary T: --effect T)\n"
+          "  --where 'x > 0'         the effect over the units that satisfy a condition\n"
           "  --query NAMES           report only these (comma separated)\n"
           "Sampling:\n"
           "  --chains N (4)  --warmup N (1000)  --samples N (1000)  --thin N (1)\n"
@@ -71,6 +73,7 @@ typedef struct {
     int nsets, ngivens, ndos;
     const char *query;
     int counterfactual;
+    const char *effect, *effect_on, *where;
     const char **summary_files;
     int nsummary;
     InferOptions io;
@@ -212,6 +215,15 @@ static int parse_args(Cli *c, int argc, char **argv)
             c->dos = push(c->dos, &c->ndos, v);
         } else if (!strcmp(a, "--counterfactual")) {
             c->counterfactual = 1;
+        } else if (!strcmp(a, "--effect")) {
+            NEED_VALUE();
+            c->effect = v;
+        } else if (!strcmp(a, "--on")) {
+            NEED_VALUE();
+            c->effect_on = v;
+        } else if (!strcmp(a, "--where")) {
+            NEED_VALUE();
+            c->where = v;
         } else if (!strcmp(a, "--query")) {
             NEED_VALUE();
             c->query = v;
@@ -280,8 +292,16 @@ static int parse_args(Cli *c, int argc, char **argv)
     }
     if (!c->action)
         c->action = "infer";
+    if (c->effect && !c->effect_on)
+        return fail("--effect needs --on OUTCOME (the site whose mean is compared)%s%s", "", ""), -1;
+    if (c->effect_on && !c->effect)
+        return fail("--on needs --effect TREATMENT=A:B%s%s", "", ""), -1;
+    if (c->where && !c->effect)
+        return fail("--where selects units for --effect; give --effect too%s%s", "", ""), -1;
+    if (c->effect && c->counterfactual)
+        return fail("--effect and --counterfactual are separate queries; give one%s%s", "", ""), -1;
     if (!c->engine)
-        c->engine = c->counterfactual ? "is" : "nuts";
+        c->engine = c->counterfactual || (c->effect && c->ndata == 0) ? "is" : "nuts";
     if (c->io.cfg.hmc_steps > 0 && strcmp(c->engine, "hmc") != 0)
         return fail("--steps applies to --infer hmc only%s%s", "", ""), -1;
     if (!strcmp(c->engine, "hmc") && c->io.cfg.hmc_steps == 0)
@@ -329,6 +349,72 @@ static int run_summary(Cli *c)
     SummaryOptions so = {NULL, info.max_depth, independent};
     summary_print(stdout, d, &so);
     draws_free(d);
+    return 0;
+}
+
+/* --effect T=A:B (or T alone for a binary treatment): two interventions
+ * that differ only in T, on top of any --do. */
+static int setup_effect(const Cli *c, const Program *prog, CausalQuery *cq, DoHandler *a, DoHandler *b,
+                        char *err, size_t errlen)
+{
+    char name[256], va[128] = "1", vb[128] = "0";
+    const char *eq = strchr(c->effect, '=');
+    snprintf(name, sizeof name, "%.*s", (int)(eq ? (size_t)(eq - c->effect) : strlen(c->effect)),
+             c->effect);
+    int t = program_find_var(prog, name);
+    if (t < 0 || prog->vars[t].role != VAR_SITE) {
+        snprintf(err, errlen, "--effect %s: '%s' is not a sampled site", c->effect, name);
+        return -1;
+    }
+    if (eq) {
+        const char *colon = strchr(eq + 1, ':');
+        if (!colon || colon == eq + 1 || !colon[1]) {
+            snprintf(err, errlen, "--effect %s: expected %s=A:B, the two treatment values", c->effect, name);
+            return -1;
+        }
+        snprintf(va, sizeof va, "%.*s", (int)(colon - eq - 1), eq + 1);
+        snprintf(vb, sizeof vb, "%s", colon + 1);
+    } else {
+        /* only a binary treatment has an obvious pair of values */
+        int binary = 0;
+        for (int i = 0; i < prog->main.n; i++) {
+            const IrInstr *in = &prog->main.code[i];
+            if (in->op == IR_SAMPLE && in->var == t && in->dist->support == SUP_BINARY)
+                binary = 1;
+        }
+        if (!binary) {
+            snprintf(err, errlen,
+                     "--effect %s: '%s' is not binary; give the two values to compare, e.g. --effect %s=1:0",
+                     c->effect, name, name);
+            return -1;
+        }
+    }
+    int y = program_find_var(prog, c->effect_on);
+    if (y < 0 || (prog->vars[y].role != VAR_SITE && prog->vars[y].role != VAR_DET)) {
+        snprintf(err, errlen, "--on %s: no site or deterministic node named '%s'", c->effect_on,
+                 c->effect_on);
+        return -1;
+    }
+    for (int k = 0; k < c->ndos; k++)
+        if (do_add(a, c->dos[k], err, errlen) != 0 || do_add(b, c->dos[k], err, errlen) != 0)
+            return -1;
+    char arg[512];
+    snprintf(arg, sizeof arg, "%s=%s", name, va);
+    if (do_add(a, arg, err, errlen) != 0)
+        return -1;
+    snprintf(arg, sizeof arg, "%s=%s", name, vb);
+    if (do_add(b, arg, err, errlen) != 0)
+        return -1;
+    cq->effect_a = a;
+    cq->effect_b = b;
+    cq->effect_on = c->effect_on;
+    cq->label_a = a->e[a->n - 1].name;
+    cq->label_b = b->e[b->n - 1].name;
+    if (c->where) {
+        if (where_parse(&cq->where, prog, c->where, err, errlen) != 0)
+            return -1;
+        cq->has_where = 1;
+    }
     return 0;
 }
 
@@ -463,6 +549,24 @@ int main(int argc, char **argv)
     o.dos = &dos;
     o.model_name = model_name(c.model);
     o.data_file = c.ndata ? c.data_files[0] : "";
+    CausalQuery cq;
+    memset(&cq, 0, sizeof cq);
+    DoHandler dos_a, dos_b;
+    do_init(&dos_a);
+    do_init(&dos_b);
+    if (c.counterfactual || c.effect) {
+        /* the factual world is not intervened on: --do defines the other world(s) */
+        o.dos = NULL;
+        o.cq = &cq;
+        if (c.counterfactual) {
+            cq.counterfactual = 1;
+            cq.world = &dos;
+        } else if (setup_effect(&c, prog, &cq, &dos_a, &dos_b, err, sizeof err) != 0) {
+            fprintf(stderr, "cmrun: %s\n", err);
+            rc = 2;
+            goto out_effect;
+        }
+    }
     o.progress = !c.quiet && isatty(2);
     const char **q = NULL;
     if (c.query) {
@@ -479,15 +583,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(c.engine, "prior")) {
         o.samples = o.samples > 0 ? o.samples : 1000;
         rc = infer_prior(&o);
-    } else if (c.counterfactual) {
-        if (strcmp(c.engine, "is") != 0) {
-            fprintf(stderr, "cmrun: --counterfactual runs with --infer is (the twin network by "
-                            "importance sampling); got --infer %s\n", c.engine);
-            rc = 2;
-        } else {
-            o.samples = o.samples > 0 ? o.samples : 10000;
-            rc = infer_counterfactual(&o);
-        }
+    } else if (o.cq && (!strcmp(c.engine, "is") || !strcmp(c.engine, "prior"))) {
+        o.samples = o.samples > 0 ? o.samples : 10000;
+        rc = infer_counterfactual(&o);
     } else if (!strcmp(c.engine, "is")) {
         o.samples = o.samples > 0 ? o.samples : 10000;
         rc = infer_is(&o);
@@ -499,6 +597,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.nquery; i++)
         free((char *)q[i]);
     free(q);
+out_effect:
+    do_free(&dos_a);
+    do_free(&dos_b);
 out_data:
     do_free(&dos);
     data_free(&data);

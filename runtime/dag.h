@@ -175,7 +175,7 @@ int dag_frontdoor_set(const Dag *d, const unsigned char *x,
 
 typedef struct {
     int identifiable;
-    char *expr;             /* malloc'd estimand, e.g. "sum_{z} P(z) P(y | z, x)" */
+    char *expr;             /* malloc'd, e.g. "sum_{z} P(z) P(y | z, x)" */
     unsigned char *fixed;   /* n bytes: free variables of expr besides x, y, z
                              * (the estimand is the same for every value) */
     unsigned char *hedge_f, *hedge_fprime;  /* n bytes each, when not */

@@ -345,82 +345,75 @@ static int close_separator(SepSearch *s, const uchar *from, uchar *sep)
     return 1;
 }
 
-static int backdoor_by_separators(DagIndex *ix, const uchar *x,
-                                  const uchar *y, const uchar *cand,
-                                  int max_sets, DagSetList *out)
+/* List from the separator closest to x; s is set up by the caller. */
+static int list_separators(DagIndex *ix, SepSearch *s, uchar *und,
+                           uchar *scratch, int max_sets, DagSetList *out)
 {
-    int n = ix->n, cap = 0, rc = -1;
-    uchar *und = calloc((size_t)n * n + 1, 1);
-    uchar *anc = malloc((size_t)n + 1), *forb = malloc((size_t)n + 1);
-    uchar *xy = malloc((size_t)n + 1), *from = malloc((size_t)n + 1);
-    uchar *sep = malloc((size_t)n + 1), *xside = malloc((size_t)n + 1);
-    uchar *next = malloc((size_t)n + 1);
-    SepSearch s = {n, und, anc, forb, x, y, malloc((size_t)n + 1),
-                   malloc((size_t)n + 1), malloc((size_t)n + 1),
-                   malloc(((size_t)n + 1) * sizeof(int))};
-    if (!und || !anc || !forb || !xy || !from || !sep || !xside || !next || !s.side ||
-        !s.nb || !s.far || !s.queue)
-        goto done;
-    for (int v = 0; v < n; v++)
-        xy[v] = x[v] || y[v];
-    dag_reach(ix, xy, 1, NULL, NULL, anc);
-    for (int v = 0; v < n; v++)
-        forb[v] = anc[v] && !cand[v];
+    int n = ix->n, cap = 0;
+    size_t k = (size_t)n + 1;
+    uchar *from = scratch, *sep = scratch + k, *xside = scratch + 2 * k;
+    uchar *next = scratch + 3 * k;
     /* Moralise G with the edges out of x removed, on the ancestral set. */
     for (int v = 0; v < n; v++) {
-        if (!anc[v])
+        if (!s->anc[v])
             continue;
         for (int a = ix->pstart[v]; a < ix->pstart[v + 1]; a++) {
             int p = ix->plist[a];
-            if (x[p])
+            if (s->x[p])
                 continue;
             und[(size_t)p * n + v] = und[(size_t)v * n + p] = 1;
             for (int b = a + 1; b < ix->pstart[v + 1]; b++) {
                 int q = ix->plist[b];
-                if (!x[q])
+                if (!s->x[q])
                     und[(size_t)p * n + q] = und[(size_t)q * n + p] = 1;
             }
         }
     }
-    rc = 0;
-    if (!close_separator(&s, x, sep))
-        goto done;                              /* no separator at all */
-    if (set_list_push(out, sep, &cap) < 0) {
-        rc = -1;
-        goto done;
-    }
+    if (!close_separator(s, s->x, sep))
+        return 0;                               /* no separator at all */
+    if (set_list_push(out, sep, &cap) < 0)
+        return -1;
     for (int i = 0; i < out->count && !out->truncated; i++) {
         memcpy(sep, out->sets + (size_t)i * n, (size_t)n);
-        sep_bfs(&s, x, sep, NULL, xside);       /* x's side of sep */
+        sep_bfs(s, s->x, sep, NULL, xside);     /* x's side of sep */
         for (int v = 0; v < n && !out->truncated; v++) {
             if (!sep[v])
                 continue;
             memcpy(from, xside, (size_t)n);
             from[v] = 1;
-            if (close_separator(&s, from, next) &&
-                !set_list_has(out, next)) {
-                if (out->count == max_sets)
-                    out->truncated = 1;
-                else if (set_list_push(out, next, &cap) < 0) {
-                    rc = -1;
-                    goto done;
-                }
-            }
+            if (!close_separator(s, from, next) || set_list_has(out, next))
+                continue;
+            if (out->count == max_sets)
+                out->truncated = 1;
+            else if (set_list_push(out, next, &cap) < 0)
+                return -1;
         }
     }
-done:
+    return 0;
+}
+
+static int backdoor_by_separators(DagIndex *ix, const uchar *x,
+                                  const uchar *y, const uchar *cand,
+                                  int max_sets, DagSetList *out)
+{
+    int n = ix->n, rc = -1;
+    size_t k = (size_t)n + 1;
+    uchar *und = calloc((size_t)n * n + 1, 1), *pool = calloc(10 * k, 1);
+    int *queue = malloc(k * sizeof *queue);
+    if (und && pool && queue) {
+        uchar *anc = pool, *forb = pool + k, *xy = pool + 2 * k;
+        SepSearch s = {n, und, anc, forb, x, y, pool + 3 * k, pool + 4 * k,
+                       pool + 5 * k, queue};
+        for (int v = 0; v < n; v++)
+            xy[v] = x[v] || y[v];
+        dag_reach(ix, xy, 1, NULL, NULL, anc);
+        for (int v = 0; v < n; v++)
+            forb[v] = anc[v] && !cand[v];
+        rc = list_separators(ix, &s, und, pool + 6 * k, max_sets, out);
+    }
     free(und);
-    free(anc);
-    free(forb);
-    free(xy);
-    free(from);
-    free(sep);
-    free(xside);
-    free(next);
-    free(s.side);
-    free(s.nb);
-    free(s.far);
-    free(s.queue);
+    free(pool);
+    free(queue);
     return rc;
 }
 

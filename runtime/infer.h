@@ -10,6 +10,7 @@
 #define CM_INFER_H
 
 #include "handlers.h"
+#include "causal_gq.h"
 #include "sampler.h"
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
     int samples;              /* draws per chain (prior/is: total) */
     SamplerConfig cfg;        /* MCMC settings */
     int progress;             /* show progress on stderr */
+    const CausalQuery *cq;    /* counterfactual or effect columns (NULL: none) */
 } InferOptions;
 
 int infer_nuts(const InferOptions *o);

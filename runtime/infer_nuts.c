@@ -28,6 +28,9 @@ typedef struct {
     int chain;
     Model model;
     int model_ok;
+    CausalGq gq;              /* counterfactual / effect columns */
+    int gq_ok;
+    gsl_rng *gq_rng;
     CsvOut *csv;
     Draws *draws;
     double *row;
@@ -62,6 +65,8 @@ static int on_draw(void *user, int iter, int warmup, const SamplerStats *st, con
     r[5] = st->divergent;
     r[6] = st->energy;
     if (model_row(&c->model, q, r + NSTAT) != 0)
+        return 1;
+    if (c->gq_ok && causal_gq_row(&c->gq, q, r + NSTAT + c->model.ncols, NULL) != 0)
         return 1;
     draws_append(c->draws, c->chain, r);
     if (c->csv && csv_out_row(c->csv, r) != 0) {
@@ -144,6 +149,19 @@ int infer_nuts(const InferOptions *o)
             goto done;
         }
         ch[k].model_ok = 1;
+        if (o->cq) {
+            double *q0 = calloc((size_t)ch[k].model.dim + 1, sizeof(double));
+            ch[k].gq_rng = gsl_rng_alloc(gsl_rng_mt19937);
+            gsl_rng_set(ch[k].gq_rng, infer_chain_seed(o->seed + 7919, k));
+            int r = causal_gq_init(&ch[k].gq, o->cq, o->prog, o->data, &ch[k].model.param,
+                                   ch[k].gq_rng, q0);
+            free(q0);
+            ch[k].gq_ok = 1;
+            if (r != 0) {
+                rc = 2;
+                goto done;
+            }
+        }
     }
     Model *m0 = &ch[0].model;
     if (m0->dim == 0) {
@@ -158,12 +176,15 @@ int infer_nuts(const InferOptions *o)
         rc = 2;
         goto done;
     }
-    int ncols = NSTAT + m0->ncols;
+    int ngq = ch[0].gq_ok ? ch[0].gq.ncols : 0;
+    int ncols = NSTAT + m0->ncols + ngq;
     names = calloc((size_t)ncols, sizeof(char *));
     for (int j = 0; j < NSTAT; j++)
         names[j] = (char *)stat_names[j];
     for (int j = 0; j < m0->ncols; j++)
         names[NSTAT + j] = m0->names[j];
+    for (int j = 0; j < ngq; j++)
+        names[NSTAT + m0->ncols + j] = ch[0].gq.names[j];
     Draws *draws = draws_new(nch, ncols, (const char *const *)names);
     for (int k = 0; k < nch; k++) {
         ch[k].draws = draws;
@@ -295,6 +316,10 @@ done:
     for (int k = 0; k < nch; k++) {
         if (ch[k].csv)
             csv_out_abort(ch[k].csv);
+        if (ch[k].gq_ok)
+            causal_gq_free(&ch[k].gq);
+        if (ch[k].gq_rng)
+            gsl_rng_free(ch[k].gq_rng);
         if (ch[k].model_ok)
             model_free(&ch[k].model);
         free(ch[k].row);

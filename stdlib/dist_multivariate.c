@@ -567,7 +567,7 @@ const DistInfo dist_row_mvn_cholesky = {
     .name = "MultivariateNormalCholesky", .nparams = 2,
     .param_names = {"mu", "L"}, .param_kind = {PK_VECTOR, PK_MATRIX},
     .value_kind = VK_VECTOR, .support = SUP_REAL_VECTOR, .lo_param = -1, .hi_param = -1,
-    .doc = "multivariate normal with mean mu and covariance L L^T, L lower-triangular Cholesky factor",
+    .doc = "multivariate normal with mean mu and covariance L L^T (L lower-triangular)",
     .mv_lpdf = mvn_chol_lpdf, .mv_shape = mvn_chol_shape, .mv_sample = mvn_chol_sample,
 };
 

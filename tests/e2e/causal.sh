@@ -39,4 +39,26 @@ run $CMRUN examples/scm.cm --adjustment-sets x y
 expect_rc 0 "adjustment sets"
 expect_out "{z}" "minimal set"
 
+# the average effect of x on y is exactly 2 in the linear SCM (shared noise)
+run $CMRUN examples/scm.cm --effect x --on y --samples 2000 --seed 2 --output "$TMP/ate.csv"
+expect_rc 0 "effect by IS"
+set -- $(column_stats "$TMP/ate.csv" effect)
+within "$1" 2 1e-9 && ok || bad "ATE = $1, expected exactly 2"
+run $CMRUN examples/scm.cm --effect z --on y
+expect_rc 2 "effect of a non-binary treatment without values"
+expect_err "is not binary" "non-binary message"
+run $CMRUN examples/scm.cm --effect x
+expect_rc 2 "effect without --on"
+
+# with parameters learned from data (NUTS), the effect's posterior is b's
+run $CMRUN examples/causal/ate_linear.cm --data examples/causal/ate_linear.json --effect t --on y \
+    --chains 2 --seed 4 --output "$TMP/lin.csv" --quiet
+expect_rc 0 "effect by NUTS"
+awk -F, '/^#/{next} !h{for(i=1;i<=NF;i++){if($i=="b")B=i; if($i=="effect")E=i}; h=1; next}
+    { d = $B - $E; if (d < 0) d = -d; if (d > 1e-6) bad = 1 } END { exit bad }' "$TMP/lin_1.csv" \
+    && ok || bad "effect != b in the linear model"
+run $CMRUN examples/causal/ate_linear.cm --data examples/causal/ate_linear.json --effect t --on y \
+    --where 't == 1' --chains 1 --samples 200 --warmup 200 --seed 4 --quiet
+expect_rc 0 "effect on the treated"
+
 done_tests

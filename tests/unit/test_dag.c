@@ -477,8 +477,9 @@ static void test_adjustment_methods_agree(void)
         char err[128];
         dag_backdoor_sets_by(d, x, y, 1000, 1, &s1, err, sizeof err);
         dag_backdoor_sets_by(d, x, y, 1000, 0, &s2, err, sizeof err);
+        size_t bytes = (size_t)s1.count * (size_t)n;
         int same = s1.count == s2.count &&
-                   (s1.count == 0 || memcmp(s1.sets, s2.sets, (size_t)s1.count * n) == 0);
+                   (bytes == 0 || memcmp(s1.sets, s2.sets, bytes) == 0);
         differ += !same;
         nonempty += s1.count > 1;
         for (int i = 0; i < s1.count; i++)      /* each is a backdoor set */

@@ -329,51 +329,111 @@ static void run_case(const UniCase *c)
 
 static double sigm(double a) { return 1 / (1 + exp(-a)); }
 
-static double ref_normal(double x, const double *p) { return log(gsl_ran_gaussian_pdf(x - p[0], p[1])); }
+static double ref_normal(double x, const double *p)
+{
+    return log(gsl_ran_gaussian_pdf(x - p[0], p[1]));
+}
 static double cdf_normal(double x, const double *p) { return gsl_cdf_gaussian_P(x - p[0], p[1]); }
 static double ref_student_t(double x, const double *p)
 {
     return log(gsl_ran_tdist_pdf((x - p[1]) / p[2], p[0]) / p[2]);
 }
-static double cdf_student_t(double x, const double *p) { return gsl_cdf_tdist_P((x - p[1]) / p[2], p[0]); }
-static double ref_cauchy(double x, const double *p) { return log(gsl_ran_cauchy_pdf(x - p[0], p[1])); }
+static double cdf_student_t(double x, const double *p)
+{
+    return gsl_cdf_tdist_P((x - p[1]) / p[2], p[0]);
+}
+static double ref_cauchy(double x, const double *p)
+{
+    return log(gsl_ran_cauchy_pdf(x - p[0], p[1]));
+}
 static double cdf_cauchy(double x, const double *p) { return gsl_cdf_cauchy_P(x - p[0], p[1]); }
-static double ref_laplace(double x, const double *p) { return log(gsl_ran_laplace_pdf(x - p[0], p[1])); }
+static double ref_laplace(double x, const double *p)
+{
+    return log(gsl_ran_laplace_pdf(x - p[0], p[1]));
+}
 static double cdf_laplace(double x, const double *p) { return gsl_cdf_laplace_P(x - p[0], p[1]); }
-static double ref_logistic(double x, const double *p) { return log(gsl_ran_logistic_pdf(x - p[0], p[1])); }
+static double ref_logistic(double x, const double *p)
+{
+    return log(gsl_ran_logistic_pdf(x - p[0], p[1]));
+}
 static double cdf_logistic(double x, const double *p) { return gsl_cdf_logistic_P(x - p[0], p[1]); }
-static double ref_uniform(double x, const double *p) { return log(gsl_ran_flat_pdf(x, p[0], p[1])); }
+static double ref_uniform(double x, const double *p)
+{
+    return log(gsl_ran_flat_pdf(x, p[0], p[1]));
+}
 static double cdf_uniform(double x, const double *p) { return gsl_cdf_flat_P(x, p[0], p[1]); }
 static double ref_flat(double x, const double *p) { (void)x, (void)p; return 0; }
-static double ref_half_normal(double x, const double *p) { return log(2 * gsl_ran_gaussian_pdf(x, p[0])); }
-static double cdf_half_normal(double x, const double *p) { return 2 * gsl_cdf_gaussian_P(x, p[0]) - 1; }
-static double ref_half_cauchy(double x, const double *p) { return log(2 * gsl_ran_cauchy_pdf(x, p[0])); }
-static double cdf_half_cauchy(double x, const double *p) { return 2 * gsl_cdf_cauchy_P(x, p[0]) - 1; }
+static double ref_half_normal(double x, const double *p)
+{
+    return log(2 * gsl_ran_gaussian_pdf(x, p[0]));
+}
+static double cdf_half_normal(double x, const double *p)
+{
+    return 2 * gsl_cdf_gaussian_P(x, p[0]) - 1;
+}
+static double ref_half_cauchy(double x, const double *p)
+{
+    return log(2 * gsl_ran_cauchy_pdf(x, p[0]));
+}
+static double cdf_half_cauchy(double x, const double *p)
+{
+    return 2 * gsl_cdf_cauchy_P(x, p[0]) - 1;
+}
 static double ref_half_t(double x, const double *p)
 {
     return log(2 * gsl_ran_tdist_pdf(x / p[1], p[0]) / p[1]);
 }
-static double cdf_half_t(double x, const double *p) { return 2 * gsl_cdf_tdist_P(x / p[1], p[0]) - 1; }
-static double ref_lognormal(double x, const double *p) { return log(gsl_ran_lognormal_pdf(x, p[0], p[1])); }
-static double cdf_lognormal(double x, const double *p) { return gsl_cdf_lognormal_P(x, p[0], p[1]); }
-static double ref_exponential(double x, const double *p) { return log(gsl_ran_exponential_pdf(x, 1 / p[0])); }
-static double cdf_exponential(double x, const double *p) { return gsl_cdf_exponential_P(x, 1 / p[0]); }
-static double ref_gamma(double x, const double *p) { return log(gsl_ran_gamma_pdf(x, p[0], 1 / p[1])); }
+static double cdf_half_t(double x, const double *p)
+{
+    return 2 * gsl_cdf_tdist_P(x / p[1], p[0]) - 1;
+}
+static double ref_lognormal(double x, const double *p)
+{
+    return log(gsl_ran_lognormal_pdf(x, p[0], p[1]));
+}
+static double cdf_lognormal(double x, const double *p)
+{
+    return gsl_cdf_lognormal_P(x, p[0], p[1]);
+}
+static double ref_exponential(double x, const double *p)
+{
+    return log(gsl_ran_exponential_pdf(x, 1 / p[0]));
+}
+static double cdf_exponential(double x, const double *p)
+{
+    return gsl_cdf_exponential_P(x, 1 / p[0]);
+}
+static double ref_gamma(double x, const double *p)
+{
+    return log(gsl_ran_gamma_pdf(x, p[0], 1 / p[1]));
+}
 static double cdf_gamma(double x, const double *p) { return gsl_cdf_gamma_P(x, p[0], 1 / p[1]); }
 /* 1/x ~ Gamma(alpha, rate beta): density gamma(1/x) / x^2 */
 static double ref_inv_gamma(double x, const double *p)
 {
     return log(gsl_ran_gamma_pdf(1 / x, p[0], 1 / p[1]) / (x * x));
 }
-static double cdf_inv_gamma(double x, const double *p) { return gsl_cdf_gamma_Q(1 / x, p[0], 1 / p[1]); }
-static double ref_weibull(double x, const double *p) { return log(gsl_ran_weibull_pdf(x, p[1], p[0])); }
+static double cdf_inv_gamma(double x, const double *p)
+{
+    return gsl_cdf_gamma_Q(1 / x, p[0], 1 / p[1]);
+}
+static double ref_weibull(double x, const double *p)
+{
+    return log(gsl_ran_weibull_pdf(x, p[1], p[0]));
+}
 static double cdf_weibull(double x, const double *p) { return gsl_cdf_weibull_P(x, p[1], p[0]); }
-static double ref_pareto(double x, const double *p) { return log(gsl_ran_pareto_pdf(x, p[1], p[0])); }
+static double ref_pareto(double x, const double *p)
+{
+    return log(gsl_ran_pareto_pdf(x, p[1], p[0]));
+}
 static double cdf_pareto(double x, const double *p) { return gsl_cdf_pareto_P(x, p[1], p[0]); }
 static double ref_beta(double x, const double *p) { return log(gsl_ran_beta_pdf(x, p[0], p[1])); }
 static double cdf_beta(double x, const double *p) { return gsl_cdf_beta_P(x, p[0], p[1]); }
 
-static double ref_bernoulli(double x, const double *p) { return log(gsl_ran_bernoulli_pdf((unsigned)x, p[0])); }
+static double ref_bernoulli(double x, const double *p)
+{
+    return log(gsl_ran_bernoulli_pdf((unsigned)x, p[0]));
+}
 static double ref_bernoulli_logit(double x, const double *p)
 {
     return x == 1 ? -log(1 + exp(-p[0])) : -log(1 + exp(p[0]));
@@ -434,7 +494,10 @@ static double ref_geometric(double x, const double *p)
 {
     return log(gsl_ran_geometric_pdf((unsigned)x + 1, p[0]));
 }
-static double cdf_geometric(double x, const double *p) { return gsl_cdf_geometric_P((unsigned)x + 1, p[0]); }
+static double cdf_geometric(double x, const double *p)
+{
+    return gsl_cdf_geometric_P((unsigned)x + 1, p[0]);
+}
 
 static const UniCase uni_cases[] = {
     {"Normal", {1.5, 2}, {-30, -3, 0, 1.5, 4, 25}, 6, {-2, 0.3, 5}, 3, ref_normal,
@@ -754,8 +817,8 @@ static void test_categorical(void)
         }
         for (int k = 0; k < 3; k++) {
             double f = (double)counts[k] / NDRAWS, pk = probs[w][k];
-            CHECK(fabs(f - pk) <= 4 * sqrt(pk * (1 - pk) / NDRAWS), "%s draws: P(%d) = %.5f vs %.5f",
-                  rows[w]->name, k + 1, f, pk);
+            CHECK(fabs(f - pk) <= 4 * sqrt(pk * (1 - pk) / NDRAWS),
+                  "%s draws: P(%d) = %.5f vs %.5f", rows[w]->name, k + 1, f, pk);
         }
     }
 }
@@ -958,7 +1021,8 @@ static void test_mvn(void)
             }
     }
     /* invalid parameters: not positive definite, not symmetric, bad L */
-    double notpd[9] = {1, 2, 0, 2, 1, 0, 0, 0, 1}, asym[9] = {2, 0.5, 0.3, 0.4, 1, -0.2, 0.3, -0.2, 1.5};
+    double notpd[9] = {1, 2, 0, 2, 1, 0, 0, 0, 1},
+           asym[9] = {2, 0.5, 0.3, 0.4, 1, -0.2, 0.3, -0.2, 1.5};
     double badl[9] = {1, 0, 0, 0.5, -1, 0, 0, 0, 1};
     CHECK(isnan(d->mv_lpdf(vec(xs[0], 3), (DArr[]){vec(mu, 3), mat(notpd, 3, 3)}, NULL, NULL)),
           "MVN accepts a Sigma that is not positive definite");
