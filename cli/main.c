@@ -34,7 +34,7 @@ static void usage(FILE *out)
           "Actions (default: --infer nuts):\n"
           "  --check                 parse and check the model (with --data: shapes too)\n"
           "  --emit-ir               print the model's IR\n"
-          "  --infer ENGINE          nuts | hmc | prior | is\n"
+          "  --infer ENGINE          nuts | hmc | prior | is | enum\n"
           "  --check-grad            compare autodiff gradients with finite differences\n"
           "  --graph                 print the causal DAG (--graph-format dot|text)\n"
           "  --dsep 'x, y | z'       are x and y d-separated given z?\n"
@@ -197,8 +197,9 @@ static int parse_args(Cli *c, int argc, char **argv)
                 c->summary_files = push(c->summary_files, &c->nsummary, argv[++i]);
         } else if (!strcmp(a, "--infer")) {
             NEED_VALUE();
-            if (strcmp(v, "nuts") && strcmp(v, "hmc") && strcmp(v, "prior") && strcmp(v, "is"))
-                return fail("--infer must be one of nuts, hmc, prior, is; got '%s'%s", v, ""), -1;
+            if (strcmp(v, "nuts") && strcmp(v, "hmc") && strcmp(v, "prior") && strcmp(v, "is") &&
+                strcmp(v, "enum"))
+                return fail("--infer must be one of nuts, hmc, prior, is, enum; got '%s'%s", v, ""), -1;
             if (set_action(c, "infer")) return -1;
             c->engine = v;
         } else if (!strcmp(a, "--data")) {
@@ -583,6 +584,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(c.engine, "prior")) {
         o.samples = o.samples > 0 ? o.samples : 1000;
         rc = infer_prior(&o);
+    } else if (!strcmp(c.engine, "enum")) {
+        rc = infer_enum(&o);
     } else if (o.cq && (!strcmp(c.engine, "is") || !strcmp(c.engine, "prior"))) {
         o.samples = o.samples > 0 ? o.samples : 10000;
         rc = infer_counterfactual(&o);

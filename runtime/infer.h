@@ -33,6 +33,7 @@ typedef struct {
 int infer_nuts(const InferOptions *o);
 int infer_prior(const InferOptions *o);
 int infer_is(const InferOptions *o);
+int infer_enum(const InferOptions *o);
 /* Compare autodiff and finite-difference gradients at random points. */
 int infer_check_grad(const InferOptions *o);
 

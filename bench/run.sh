@@ -1,0 +1,114 @@
+#!/bin/sh
+# bench/run.sh - `make bench`: cm on the six benchmark models, against Stan
+# and against hand-written C gradients.
+#
+# The models are bench/*.cm; the data are the Stan anchor's files, read where
+# they lie (shared/bench/data: found through $CM_SHARED, ../shared beside the
+# repository, or /work/shared).  Nothing here is needed to *build* cm.
+#
+# Environment (all optional):
+#   BENCH_SEEDS="101 202 303"  seeds (default: 101 alone, to keep it short)
+#   BENCH_MODELS=a,b           only these models (names of bench/*.cm)
+#   BENCH_ESCALATE=0           do not rerun at adapt_delta 0.95 / 0.99 after
+#                              divergences (the anchor's protocol does)
+#   BENCH_HAND=0               skip the hand-written gradient comparison
+#   BENCH_CALLGRIND=1          add callgrind instruction counts to it (slow:
+#                              about two minutes)
+#   BENCH_STAN=1               also run the Stan anchor (bash
+#                              shared/bench/stan/run_all.sh; INSTALL=1 lets it
+#                              apt-get rstan) and print cm / Stan ratios
+#   BENCH_STAN_JSON=FILE       ratios against a Stan run made before
+#   BENCH_OUT=DIR              where draws and results go (build/bench)
+#   CMRUN=PATH                 the cmrun to time (./cmrun)
+#   OPENBLAS_NUM_THREADS       1 unless set: each chain already has its own
+#                              thread, and OpenBLAS's own threads would
+#                              compete with them (and hide their CPU time
+#                              from the per-thread clocks cm reports)
+#
+# Figures, how each is measured, and the last results: docs/performance.md.
+set -eu
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+cmrun=${CMRUN:-./cmrun}
+if [ ! -x "$cmrun" ]; then
+  echo "bench: $cmrun not found; build it first (make cmrun)" >&2
+  exit 2
+fi
+
+shared=
+for d in "${CM_SHARED:-}" "$root/../shared" /work/shared; do
+  if [ -n "$d" ] && [ -f "$d/bench/data/eight_schools.json" ]; then
+    shared=$(cd "$d" && pwd)
+    break
+  fi
+done
+if [ -z "$shared" ]; then
+  echo "bench: the benchmark data (shared/bench/data) were not found; set CM_SHARED" >&2
+  echo "       to the folder that holds bench/data/eight_schools.json" >&2
+  exit 2
+fi
+data="$shared/bench/data"
+# Compare only on the anchor's exact bytes, as its own script insists.
+if command -v md5sum >/dev/null 2>&1; then
+  if ! (cd "$data" && md5sum -c --quiet MD5SUMS); then
+    echo "bench: $data differs from its MD5SUMS; refusing to benchmark on other data" >&2
+    exit 2
+  fi
+fi
+
+out=${BENCH_OUT:-build/bench}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+
+seeds=${BENCH_SEEDS:-101}
+models=${BENCH_MODELS:-}
+
+# ---------------------------------------------------------------- Stan
+stan_json=${BENCH_STAN_JSON:-}
+if [ "${BENCH_STAN:-0}" = 1 ]; then
+  stan_seeds=$(echo $seeds | tr ' ' ',')
+  stan_models=
+  if [ -n "$models" ]; then
+    for m in $(echo "$models" | tr ',' ' '); do
+      stan_models="$stan_models,$m"
+      case $m in
+        logistic_regression) stan_models="$stan_models,logistic_regression_glm" ;;
+        mvn100_corr) stan_models="$stan_models,mvn100_corr_plain" ;;
+      esac
+    done
+    stan_models="--models=${stan_models#,}"
+  fi
+  echo "bench: running the Stan anchor first (compiles each program, ~25 min for 3 seeds)"
+  if bash "$shared/bench/stan/run_all.sh" --seeds="$stan_seeds" --out="$out/stan" \
+       ${stan_models:+"$stan_models"}; then
+    stan_json="$out/stan.json"
+  else
+    echo "bench: the Stan run failed (see $out/stan.log); cm figures only" >&2
+  fi
+fi
+
+# ---------------------------------------------------------------- hand-written
+gradbench=
+if [ "${BENCH_HAND:-1}" = 1 ]; then
+  if ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
+       -o "$out/gradbench" bench/handwritten/gradbench.c -lopenblas -lm; then
+    gradbench="$out/gradbench"
+  else
+    echo "bench: bench/handwritten/gradbench.c did not build; skipping that comparison" >&2
+  fi
+fi
+callgrind=0
+if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
+  if command -v valgrind >/dev/null 2>&1; then
+    callgrind=1
+  else
+    echo "bench: valgrind is not installed; no instruction counts" >&2
+  fi
+fi
+
+exec python3 bench/bench.py --cmrun "$cmrun" --models bench --data "$data" --out "$out" \
+  --seeds "$seeds" --only "$models" --escalate "${BENCH_ESCALATE:-1}" \
+  --stan-json "$stan_json" --gradbench "$gradbench" --callgrind "$callgrind"
