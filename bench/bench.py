@@ -26,8 +26,9 @@ shared/bench/README.md, so that the two sets of figures can be divided):
                  trace, initial point, two iterations, summary, exit; nothing
                  subtracted), best of three.  Stan's counterpart is its
                  compile time.
-  peak RSS       the child's maximum resident set size from wait4(2): the
-                 figure /usr/bin/time -v prints, without needing that tool.
+  peak RSS       the command's maximum resident set size, from /usr/bin/time
+                 (its "Maximum resident set size"), else the largest VmHWM
+                 read from /proc while it runs.
 
 Seeds and adapt_delta follow the anchor's protocol: every seed runs at 0.8;
 if any seed's run has a post-warm-up divergence the same seeds run again at
@@ -77,35 +78,60 @@ class Out:
 say = Out()
 
 
+TIME_BIN = "/usr/bin/time"
+
+
+def vm_hwm_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def run_rusage(argv, done_path=None, stdout_path=None):
     """Runs argv; returns (exit code, stdout, stderr, seconds to exit,
-    seconds until done_path appeared or None, peak RSS in KB).  The child is
-    reaped with os.wait4, which gives its own rusage (RUSAGE_CHILDREN would
-    be the maximum over every child so far).  Its output goes to temporary
-    files, not pipes, so that polling cannot deadlock on a full pipe."""
-    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+    seconds until done_path appeared or None, peak RSS in KB or None).
+
+    Peak RSS: not from our own wait4, because Linux carries a process's
+    high-water mark across exec and a child forked from Python starts with
+    Python's pages counted.  /usr/bin/time forks the command from a small
+    process and reports its maximum resident set size (-f %M); without it
+    the fallback is the child's VmHWM from /proc, read at every poll.
+    Output goes to temporary files, not pipes, so polling cannot deadlock
+    on a full pipe."""
+    use_time = os.access(TIME_BIN, os.X_OK)
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
+            tempfile.NamedTemporaryFile(mode="r") as ft:
+        cmd = [TIME_BIN, "-f", "%M", "-o", ft.name] + argv if use_time else argv
         t0 = time.monotonic()
-        p = subprocess.Popen(argv, stdout=fo, stderr=fe)
+        p = subprocess.Popen(cmd, stdout=fo, stderr=fe)
         t_done = None
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid == p.pid:
-                break
+        hwm = None
+        while p.poll() is None:
             if done_path and t_done is None and os.path.exists(done_path):
                 t_done = time.monotonic() - t0
+            if not use_time:
+                v = vm_hwm_kb(p.pid)
+                hwm = v if hwm is None or (v is not None and v > hwm) else hwm
             time.sleep(0.01)
         t_exit = time.monotonic() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
         if done_path and t_done is None and os.path.exists(done_path):
             t_done = t_exit   # finished between two polls
         fo.seek(0)
         fe.seek(0)
         out = fo.read().decode(errors="replace")
         err = fe.read().decode(errors="replace")
+        if use_time:
+            tail = ft.read().split()
+            hwm = int(tail[-1]) if tail and tail[-1].isdigit() else None
     if stdout_path:
         with open(stdout_path, "w") as f:
             f.write(out)
-    return p.returncode, out, err, t_exit, t_done, ru.ru_maxrss
+    return p.returncode, out, err, t_exit, t_done, hwm
 
 
 def read_chain_csv(path):
@@ -250,6 +276,10 @@ def fmt(x, nd=None):
     return f"{x:.3g}"
 
 
+def mb(kb):
+    return fmt(kb / 1024) if kb is not None else "n/a"
+
+
 def table(rows, head):
     say("| " + " | ".join(head) + " |")
     say("|" + "|".join("---" for _ in head) + "|")
@@ -308,13 +338,13 @@ def print_model(e):
                      fmt(r["bulk_ess_per_s_sampling"]),
                      fmt(r["bulk_ess_per_1k_grads_sampling"]), str(r["divergences"]),
                      fmt(r["max_rhat"], 3), fmt(r["wall_s"]), fmt(r["exit_s"]),
-                     fmt(e["start_s"]), fmt(r["max_rss_kb"] / 1024)])
+                     fmt(e["start_s"]), mb(r["max_rss_kb"])])
     if e.get("median") and len(a_global.seeds) > 1:
         m = e["median"]
         rows.append([f"**{e['headline_adapt_delta']:.2f}**", "median", fmt(m["grad_evals_per_s"]),
                      fmt(m["min_bulk_ess"]), fmt(m["bulk_ess_per_s_sampling"]),
-                     fmt(m["bulk_ess_per_1k_grads_sampling"]), fmt(m["divergences"]), "",
-                     fmt(m["wall_s"]), "", fmt(e["start_s"]), fmt(m["max_rss_kb"] / 1024)])
+                     fmt(m["bulk_ess_per_1k_grads_sampling"]), fmt(m["divergences"], 0), "",
+                     fmt(m["wall_s"]), "", fmt(e["start_s"]), mb(m["max_rss_kb"])])
     table(rows, ["adapt_delta", "seed", "grad evals/s", "min bulk ESS (where)", "bulk ESS/s",
                  "ESS/1k grads", "div", "max R-hat", "wall s", "exit s", "start s",
                  "peak RSS MB"])
@@ -385,6 +415,18 @@ def print_stan_ratios(entries, stan):
 # ------------------------------------------------------------ hand-written
 
 
+def best_of(n, f):
+    """The smallest of n timings from f() -> (seconds or None, error): on
+    a shared machine the noise only ever adds time."""
+    best, err = None, None
+    for _ in range(n):
+        t, e = f()
+        if t is None:
+            return None, e
+        best = t if best is None else min(best, t)
+    return best, err
+
+
 def cm_grad_time(a, name, data, steps, samples):
     """cm's CPU seconds per gradient from one static-HMC chain on one
     thread (no output file: the draws stay in memory)."""
@@ -448,7 +490,8 @@ def handwritten(a):
         "(`--infer hmc --steps L`, warm-up 100; the printed gradient count and CPU time, so "
         "each gradient carries one leapfrog update).  Hand-written: bench/handwritten/"
         "gradbench.c, the same log density on the same unconstrained parameters, timed over "
-        f"{a.hand_seconds:g} s of CPU at a fixed point.  The ratio is cm / hand-written.")
+        f"{a.hand_seconds:g} s of CPU at a fixed point.  Each time is the best of three runs; "
+        "the ratio is cm / hand-written.")
     say()
     es = os.path.join(a.data, "eight_schools.json")
     lr = os.path.join(a.data, "logistic_regression.json")
@@ -460,9 +503,10 @@ def handwritten(a):
     rows = []
     results = []
     for name, data, steps, samples, hands in cases:
-        t_cm, err = cm_grad_time(a, name, data, steps, samples)
+        t_cm, err = best_of(3, lambda: cm_grad_time(a, name, data, steps, samples))
         for variant, args in hands:
-            t_hw, err2 = gradbench(a, args + ["--seconds", str(a.hand_seconds)])
+            t_hw, err2 = best_of(3, lambda: gradbench(a, args + ["--seconds",
+                                                                 str(a.hand_seconds)]))
             ir_cm = ir_hw = None
             if a.callgrind:
                 if name.startswith("eight"):
@@ -475,8 +519,8 @@ def handwritten(a):
                             "hand_s_per_grad": t_hw, "cm_ir_per_grad": ir_cm,
                             "hand_ir_per_grad": ir_hw, "error": err or err2})
             rows.append([name, variant,
-                         fmt(t_cm * 1e6, 3) if t_cm else f"failed: {err}",
-                         fmt(t_hw * 1e6, 3) if t_hw else f"failed: {err2}",
+                         f"{t_cm * 1e6:.4g}" if t_cm else f"failed: {err}",
+                         f"{t_hw * 1e6:.4g}" if t_hw else f"failed: {err2}",
                          fmt(t_cm / t_hw) if t_cm and t_hw else "n/a",
                          fmt(ir_cm) if ir_cm else "n/a", fmt(ir_hw) if ir_hw else "n/a",
                          fmt(ir_cm / ir_hw) if ir_cm and ir_hw else "n/a"])
@@ -543,8 +587,8 @@ def main():
             rows.append([e["name"], f"{e['headline_adapt_delta']:.2f}",
                          fmt(m["grad_evals_per_s"]), fmt(m["min_bulk_ess"]),
                          fmt(m["bulk_ess_per_s_sampling"]),
-                         fmt(m["bulk_ess_per_1k_grads_sampling"]), fmt(m["divergences"]),
-                         fmt(m["wall_s"]), fmt(e["start_s"]), fmt(m["max_rss_kb"] / 1024)])
+                         fmt(m["bulk_ess_per_1k_grads_sampling"]), fmt(m["divergences"], 0),
+                         fmt(m["wall_s"]), fmt(e["start_s"]), mb(m["max_rss_kb"])])
         say("## Summary (headline adapt_delta; medians over the seeds)")
         say()
         table(rows, ["model", "adapt_delta", "grad evals/s", "min bulk ESS", "bulk ESS/s",

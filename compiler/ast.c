@@ -211,8 +211,8 @@ static void print_quoted(FILE *out, const char *s)
 static void print_one(FILE *out, const AstNode *n, int indent)
 {
     char buf[2];
-    for (int i = 0; i < indent; i++)
-        fputs("  ", out);
+    if (indent > 0)
+        fprintf(out, "%*s", 2 * indent, "");
     if (!n) {
         fputs("-\n", out); /* an absent optional child */
         return;

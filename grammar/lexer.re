@@ -43,6 +43,7 @@
     re2c:define:YYCURSOR = cur;
     re2c:define:YYMARKER = mar;
     re2c:yyfill:enable = 0;
+    re2c:encoding-policy = fail; // UTF-16 surrogates are not valid UTF-8
     re2c:indent:string = "    ";
 
     dig   = [0-9];

@@ -1219,7 +1219,12 @@ typedef struct {
     FILE *f;
     int *primes;        /* x' for a name rebound inside a sum */
     uchar *bound;       /* the name is in use in this scope */
+    int overflow;       /* gave up: the text passed PRINT_LIMIT */
 } Printer;
+
+/* Shared subexpressions print once per use, so a pathological graph could
+ * ask for an astronomically long formula; stop at a size no one reads. */
+enum { PRINT_LIMIT = 1 << 20 };
 
 static void pr_names(Printer *p, const uchar *set)
 {
@@ -1247,6 +1252,10 @@ static void pr_wrapped(Printer *p, const Expr *e, int wrap)
 static void pr_expr(Printer *p, const Expr *e)
 {
     int n = p->c->n;
+    if (p->overflow || ftell(p->f) > PRINT_LIMIT) {
+        p->overflow = 1;
+        return;
+    }
     switch (e->kind) {
     case EX_ONE:
         fputc('1', p->f);
@@ -1314,9 +1323,15 @@ static char *ex_to_string(Id *c, const Expr *e, const uchar *in_scope)
     if (!f)
         longjmp(c->oom, 1);
     Printer p = {c, f, id_alloc(c, (size_t)c->n * sizeof(int)),
-                 set_copy(c, in_scope)};
+                 set_copy(c, in_scope), 0};
     pr_expr(&p, e);
     fclose(f);
+    if (p.overflow) {
+        free(buf);
+        buf = strdup("(an estimand too long to print: over 1 MB)");
+    }
+    if (!buf)
+        longjmp(c->oom, 1);
     return buf;
 }
 

@@ -596,15 +596,15 @@ static void backward_cholesky(Tape *t, const TapeOp *op)
                 n, 1.0, L, n, P, n);
     cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit,
                 n, n, 1.0, L, n, P, n);
-    /* Sigma_bar = Phi(S); symmetric split between the two triangles */
+    /* symmetrise: each triangle's slot gets half of the pair's adjoint */
     for (int i = 0; i < n; i++)
         for (int j = 0; j <= i; j++) {
-            double v = i == j ? 0.5 * P[i * n + i] : 0.5 * (P[i * n + j] + P[j * n + i]);
             if (i == j) {
-                t->adj[op->in[0] + i * n + i] += v;
+                t->adj[op->in[0] + i * n + i] += P[i * n + i];
             } else {
-                t->adj[op->in[0] + i * n + j] += 0.5 * v;
-                t->adj[op->in[0] + j * n + i] += 0.5 * v;
+                double v = 0.5 * (P[i * n + j] + P[j * n + i]);
+                t->adj[op->in[0] + i * n + j] += v;
+                t->adj[op->in[0] + j * n + i] += v;
             }
         }
 }

@@ -10,6 +10,7 @@
  * Error checks parse with diag->out redirected to a temporary file and look
  * for substrings of the output, including the line:col.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -809,6 +810,28 @@ static void test_odd_inputs(void)
 
 /* ---- the AST module --------------------------------------------------------------- */
 
+static long deep_lines;
+
+/* A FILE that counts lines and keeps nothing. */
+static ssize_t count_lines(void *cookie, const char *buf, size_t size)
+{
+    (void)cookie;
+    for (size_t i = 0; i < size; i++)
+        deep_lines += buf[i] == '\n';
+    return (ssize_t)size;
+}
+
+static void *print_counting(void *root)
+{
+    cookie_io_functions_t io = {NULL, count_lines, NULL, NULL};
+    FILE *f = fopencookie(NULL, "w", io);
+    if (!f)
+        return NULL;
+    ast_print(f, root, 0);
+    fclose(f);
+    return NULL;
+}
+
 static void test_ast_module(void)
 {
     AstArena *a = ast_arena_new();
@@ -878,19 +901,26 @@ static void test_ast_module(void)
     CHECK(strcmp(out, want) == 0, "ast_print:\n%s", out);
     done(p);
 
-    /* the printer is iterative: a 100000-deep hand-built chain prints */
+    /* the printer does not recurse: a 10000-deep hand-built chain prints
+     * from a thread with a 128 KiB stack, which recursion would overflow */
     a = ast_arena_new();
     AstNode *root = ast_node(a, AST_UNOP, 1, 1), *cur = root;
-    for (int i = 0; i < 100000; i++) {
+    for (int i = 0; i < 10000; i++) {
         AstNode *k = ast_node(a, AST_UNOP, 1, 1);
         k->op = '-';
         ast_add(a, cur, k);
         cur = k;
     }
-    f = fopen("/dev/null", "w");
-    ast_print(f, root, 0);
-    fclose(f);
-    CHECK(1, "deep print survived");
+    pthread_attr_t attr;
+    pthread_t th;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    int started = pthread_create(&th, &attr, print_counting, root) == 0;
+    CHECK(started, "thread for the deep print");
+    if (started)
+        pthread_join(th, NULL);
+    pthread_attr_destroy(&attr);
+    CHECK(deep_lines == 10001, "deep print wrote %ld lines", deep_lines);
     ast_arena_free(a);
 }
 

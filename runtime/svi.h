@@ -1,0 +1,217 @@
+/*
+ * svi.h - stochastic variational inference with autoguides (--infer svi).
+ *
+ * SVI fits a distribution q (the guide) on the model's unconstrained
+ * parameter space by maximising the evidence lower bound
+ *
+ *     ELBO(q) = E_q[log p(z)] + H(q),
+ *
+ * where log p is the model's log density on the unconstrained scale
+ * (log-Jacobians of the bijectors included, exactly what NUTS sees) and H
+ * is the guide's entropy, in closed form.  Gradients use the
+ * reparameterisation trick: z = loc + L eps with eps ~ N(0, I), so
+ * d/dloc = E[grad log p(z)] and d/dL = E[grad log p(z) eps^T] + dH/dL.
+ *
+ * The guides are Pyro's autoguides, all Gaussian on the unconstrained
+ * scale: mean-field (normal), full rank with a Cholesky factor (mvn), low
+ * rank plus diagonal (lowrank:R), a point mass at the mode (delta), and the
+ * Laplace approximation at the mode (laplace).  Every scale on a diagonal
+ * is stored as its logarithm (scale = exp(param)), so the optimiser works
+ * on an unconstrained vector.
+ *
+ * The pieces are layered so each can be tested alone on a plain C target
+ * (a SamplerTarget, the interface NUTS uses):
+ *   svi_guide.c   the guides: parameter layout, draws, log q, entropy and
+ *                 the gradient of the ELBO with respect to the parameters;
+ *   svi_optim.c   Adam, ClippedAdam and SGD with momentum on a flat vector;
+ *   svi.c         the fitting loop, the convergence rule, initialisation,
+ *                 the mode polish and the Laplace Hessian;
+ *   infer_svi.c   the engine behind cmrun: output CSV, ELBO trace, the
+ *                 parameter file (save and reload) and the summary.
+ * docs/svi.md is the user's guide.
+ */
+#ifndef CM_SVI_H
+#define CM_SVI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_rng.h>
+
+#include "infer.h"
+#include "sampler.h"
+
+/* ---- options (what cmrun's flags set) ----------------------------------- */
+
+typedef enum { SVI_NORMAL, SVI_MVN, SVI_LOWRANK, SVI_DELTA, SVI_LAPLACE } SviGuideKind;
+typedef enum { SVI_ADAM, SVI_CLIPPED_ADAM, SVI_SGD } SviOptimKind;
+
+typedef struct {
+    SviGuideKind guide;      /* --guide normal|mvn|lowrank:R|delta|laplace (normal) */
+    int rank;                /* R of lowrank:R (0 otherwise) */
+    SviOptimKind optim;      /* --optim adam|clipped-adam|sgd (adam) */
+    int steps;               /* --steps N: optimisation steps (5000) */
+    double lr;               /* --lr X: learning rate (0.01) */
+    double lr_decay;         /* --lr-decay X: lr_t = lr * X^t, X in (0, 1] (1) */
+    int particles;           /* --particles N: draws per ELBO estimate (1) */
+    double tol;              /* --tol X: convergence tolerance, 0 = run every step (1e-4) */
+    int samples;             /* draws from the fitted guide (1000) */
+    double init_scale;       /* initial guide scale (0.1, as Pyro) */
+    const char *elbo_out;    /* --elbo-out FILE.csv: step, elbo, smoothed elbo (NULL) */
+    const char *params_out;  /* --params-out FILE.json: the fitted guide (NULL) */
+    const char *init_params; /* --init-params FILE.json: start from a saved guide (NULL) */
+    const char *flag_seen;   /* first SVI flag svi_parse_flag() took, for "applies to
+                                --infer svi only" messages (NULL) */
+} SviOptions;
+
+void svi_options_default(SviOptions *s);
+
+/* Parse one command-line flag that belongs to SVI (--guide, --optim, --lr,
+ * --lr-decay, --particles, --tol, --elbo-out, --params-out, --init-params;
+ * --steps and --samples stay with cmrun since other engines share them).
+ * Returns 1 when the flag was SVI's and its value was stored, 0 when the
+ * flag is not SVI's, -1 with a message naming the flag in err. */
+int svi_parse_flag(SviOptions *s, const char *flag, const char *value, char *err, size_t errlen);
+
+/* "normal", "mvn", "lowrank:R", "delta", "laplace" -> kind and rank.
+ * Returns 0, or -1 with a message in err. */
+int svi_parse_guide(const char *text, SviGuideKind *kind, int *rank, char *err, size_t errlen);
+const char *svi_guide_name(SviGuideKind k);
+const char *svi_optim_name(SviOptimKind k);
+
+/* Cross-field checks that need the model's dimension (lowrank rank <= dim).
+ * Returns 0 or -1 with a message in err. */
+int svi_options_check(const SviOptions *s, int dim, char *err, size_t errlen);
+
+/* The engine: fit, draw, write, summarise.  Returns the process exit
+ * status: 0; 1 when the fit failed (no finite starting point, divergence);
+ * 2 for a user error already reported; 130 after Ctrl-C (the guide fitted
+ * so far is still drawn from and written). */
+int infer_svi(const InferOptions *o, const SviOptions *s);
+
+/* ---- guides (svi_guide.c) ---------------------------------------------- */
+
+/* The shape of a guide.  delta is SVI_FORM_POINT; laplace is fitted as a
+ * point and then becomes SVI_FORM_TRIL. */
+typedef enum { SVI_FORM_POINT, SVI_FORM_DIAG, SVI_FORM_TRIL, SVI_FORM_LOWRANK } SviForm;
+
+/* A guide's parameters live in one flat vector theta[nparams]:
+ *   loc          [dim]                          every form
+ *   log_scale    [dim]                          DIAG, TRIL (log of L's diagonal),
+ *                                               LOWRANK (log of the diagonal sd)
+ *   off-diagonal [dim*(dim-1)/2]                TRIL: L[i][j], j < i, row by row
+ *   cov_factor   [dim*rank]                     LOWRANK: W, row-major
+ * so the optimiser sees one vector and the gradient has the same layout.
+ * Everything a step needs is allocated by svi_guide_init(). */
+typedef struct {
+    SviForm form;
+    int dim, rank;
+    int nparams;
+    double *theta;
+    /* derived by svi_guide_prepare() after every change of theta */
+    double *scale;           /* exp(log_scale) [dim] */
+    double log_det;          /* log det of the covariance (not for POINT) */
+    /* the last draw's standard normals: dim (+ rank for LOWRANK: e1 first) */
+    double *eps;
+    /* LOWRANK: C = I + W^T D^-2 W (its Cholesky factor), M = W C^-1 */
+    gsl_matrix *cap;
+    double *cap_m;           /* [dim*rank] */
+    double *work;            /* [dim + rank] */
+} SviGuide;
+
+SviForm svi_guide_form(SviGuideKind k);
+const char *svi_form_name(SviForm f);
+/* Returns 0, or -1 when out of memory. */
+int svi_guide_init(SviGuide *g, SviForm form, int dim, int rank);
+void svi_guide_free(SviGuide *g);
+/* loc := loc0 (NULL: zeros), diagonal scales := init_scale, cov_factor
+ * entries ~ N(0, init_scale^2 / rank) from rng, off-diagonals 0. */
+void svi_guide_reset(SviGuide *g, const double *loc0, double init_scale, gsl_rng *rng);
+/* Recompute the derived quantities from theta.  Returns 0, or -1 when the
+ * parameters are not finite. */
+int svi_guide_prepare(SviGuide *g);
+/* One draw z (dim) = loc + scale-factor * eps; keeps eps for the gradient. */
+void svi_guide_sample(SviGuide *g, gsl_rng *rng, double *z);
+/* log q(z) on the unconstrained scale (0 for a point mass). */
+double svi_guide_log_q(SviGuide *g, const double *z);
+/* Closed-form entropy H(q) (0 for a point mass). */
+double svi_guide_entropy(const SviGuide *g);
+/* grad += w * d/dtheta log p(z(theta, eps)) for the last draw, given
+ * glogp = grad log p at that draw (the pathwise, reparameterised term). */
+void svi_guide_add_path_grad(const SviGuide *g, const double *glogp, double w, double *grad);
+/* grad += dH/dtheta. */
+void svi_guide_add_entropy_grad(const SviGuide *g, double *grad);
+/* Marginal sd of coordinate i (0 for a point mass). */
+double svi_guide_marginal_sd(const SviGuide *g, int i);
+/* Turn g (TRIL) into N(loc, P^-1) for a symmetric precision P (dim*dim,
+ * row-major, overwritten).  Returns 0, or -1 when P is not positive
+ * definite. */
+int svi_guide_set_precision(SviGuide *g, const double *loc, double *prec);
+
+/* ---- optimisers (svi_optim.c) ------------------------------------------ */
+
+typedef struct {
+    SviOptimKind kind;
+    int n;
+    double lr, decay;
+    double lr_now;           /* learning rate of the last step */
+    long t;                  /* steps taken */
+    double *m, *v;           /* Adam moments, SGD velocity (m) */
+} SviOptim;
+
+#define SVI_CLIP_NORM 10.0   /* ClippedAdam's gradient clipping */
+
+/* Returns 0, or -1 when out of memory. */
+int svi_optim_init(SviOptim *o, SviOptimKind kind, int n, double lr, double decay);
+void svi_optim_free(SviOptim *o);
+/* One ascent step on theta[n] along grad[n] (clipped-adam may rescale
+ * grad in place). */
+void svi_optim_step(SviOptim *o, double *theta, double *grad);
+
+/* ---- the fitting loop (svi.c) ------------------------------------------ */
+
+#define SVI_WINDOW 100       /* steps in the smoothing and convergence windows */
+
+enum { SVI_OK = 0, SVI_NO_INIT, SVI_DIVERGED, SVI_NOT_FINITE, SVI_NOT_PD, SVI_NOMEM };
+
+typedef struct {
+    int steps;               /* steps run */
+    int converged;           /* the tolerance rule fired */
+    int interrupted;
+    double elbo;             /* smoothed ELBO at the end (window mean) */
+    double rel_change;       /* last smoothed relative change (NAN before 2 windows) */
+    long n_grad;             /* log-density gradient evaluations */
+    int skipped;             /* steps where no particle had a finite log density */
+    double seconds;          /* wall time of the optimisation */
+    int status;              /* SVI_OK or an SVI_* failure */
+    int bad_coord;           /* with SVI_NOT_FINITE: a coordinate whose gradient was not finite */
+    char message[512];
+} SviResult;
+
+/* Called after every step with the step's ELBO estimate and the smoothed
+ * ELBO; returns nonzero to stop (e.g. an I/O error). */
+typedef int (*SviStepHook)(void *user, int step, double elbo, double smoothed);
+
+/* Find a starting loc: zeros, else uniform(-radius, radius) points, up to
+ * 100 tries, where log p and its gradient are finite.  Returns 0, or -1
+ * with the last point tried left in q. */
+int svi_find_init(const SamplerTarget *t, gsl_rng *rng, double radius, double *q, double *grad);
+
+/* Fit g (already reset or loaded) by s->steps steps of s->optim, stopping
+ * early under the tolerance rule (see svi.c) or when *interrupt is set.
+ * Returns res->status. */
+int svi_fit(const SamplerTarget *t, SviGuide *g, const SviOptions *s, gsl_rng *rng,
+            SviStepHook hook, void *user, volatile int *interrupt, SviResult *res);
+
+/* Polish the mode of log p from q with GSL's BFGS (vector_bfgs2).  q is
+ * replaced only by a better point; returns the number of iterations, and
+ * the log density before and after in *lp0, *lp1. */
+int svi_polish_mode(const SamplerTarget *t, double *q, double *lp0, double *lp1);
+
+/* Negative Hessian of log p at q by central differences of the gradient,
+ * symmetrised, into h (dim*dim row-major).  Returns 0, or -1 when a
+ * gradient was not finite. */
+int svi_neg_hessian(const SamplerTarget *t, const double *q, double *h);
+
+#endif
