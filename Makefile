@@ -63,13 +63,13 @@ unit: $(UNIT_BINS)
 
 # The whole suite: unit programs, error programs, end-to-end runs.
 test: deps
-	@$(MAKE) --no-print-directory cmrun unit
+	@$(MAKE) --no-print-directory cmrun unit examples/ffi/libhazard.so
 	@sh tests/run.sh $(BUILD)
 
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fsanitize=address,undefined" build-san/cmrun unit
+	  LDFLAGS="-fsanitize=address,undefined" build-san/cmrun unit examples/ffi/libhazard.so
 	@ASAN_OPTIONS=detect_leaks=1 sh tests/run.sh build-san
 
 demo: deps

@@ -18,6 +18,7 @@
 
 #include "csv_in.h"
 #include "dag.h"
+#include "foreign.h"
 #include "handlers.h"
 #include "infer.h"
 #include "ir.h"
@@ -454,6 +455,16 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = 0;
+    /* foreign libraries and symbols are resolved at check time */
+    for (int i = 0; i < prog->nexterns; i++) {
+        char ferr[1024];
+        if (ffi_resolve(&prog->externs[i], prog->path, ferr, sizeof ferr) != 0) {
+            diag_error(&diag, prog->externs[i].line, prog->externs[i].col, "%s", ferr);
+            rc = 2;
+        }
+    }
+    if (rc)
+        goto out;
     if (!strcmp(c.action, "emit-ir")) {
         ir_print(stdout, prog);
         goto out;

@@ -353,6 +353,72 @@ static Type dist_value_type(const DistInfo *d, int arg_rank)
     return (Type){TY_REAL, 0};
 }
 
+/* A user-defined distribution is a function NAME_lpdf (continuous) or
+ * NAME_lpmf (discrete), as in Stan: `x ~ NAME(a, b)` is a site with a flat
+ * density on its support (real, or the declared constraint) plus
+ * factor(NAME_lpdf(x, a, b)).  Returns the function's id, or -1. */
+static int user_distribution(Lower *L, const char *name, AstNode *decl, const DistInfo **out)
+{
+    static const char *const suffix[2] = {"_lpdf", "_lpmf"};
+    for (int k = 0; k < 2; k++) {
+        char fname[256];
+        snprintf(fname, sizeof fname, "%s%s", name, suffix[k]);
+        for (int f = 0; f < L->p->nfns; f++) {
+            if (strcmp(L->p->fns[f].name, fname) != 0)
+                continue;
+            DistInfo *d = ast_alloc(L->a, sizeof *d);
+            int positive = decl && (strcmp(decl->name, "positive") == 0 ||
+                                    strcmp(decl->name, "positive_ordered") == 0);
+            *d = *dist_find(positive ? "HalfFlat" : "Flat");
+            d->name = ast_strdup(L->a, name, strlen(name));
+            d->doc = "user-defined distribution";
+            if (k == 1) { /* a mass function: integer values */
+                d->support = SUP_NATURAL;
+                d->value_kind = VK_INT;
+            }
+            *out = d;
+            return f;
+        }
+    }
+    return -1;
+}
+
+/* factor(NAME_lpdf(site value, args...)) after a user distribution's site. */
+static void emit_user_density(Lower *L, AstNode *s, int var, int nidx, const int *idx, int fn,
+                              const Ex *args, int nargs)
+{
+    IrFn *f = &L->p->fns[fn];
+    if (f->nparams != nargs + 1) {
+        diag_error(L->d, s->line, s->col, "'%s' takes %d argument%s after the value, got %d", f->name,
+                   f->nparams - 1, f->nparams == 2 ? "" : "s", nargs);
+        return;
+    }
+    int ld = ir_emit(L->code, IR_LOAD, s->line, s->col);
+    L->code->code[ld].var = var;
+    int x = L->code->code[ld].dst = ir_new_reg(L->code);
+    if (nidx) {
+        int ix = ir_emit(L->code, IR_INDEX, s->line, s->col);
+        IrInstr *in = &L->code->code[ix];
+        in->a = x;
+        in->nargs = nidx;
+        in->args = ast_alloc(L->a, sizeof(int) * 2);
+        in->akind = ast_alloc(L->a, 2);
+        memcpy(in->args, idx, sizeof(int) * (size_t)nidx);
+        x = in->dst = ir_new_reg(L->code);
+    }
+    int c = ir_emit(L->code, IR_CALL_FN, s->line, s->col);
+    IrInstr *in = &L->code->code[c];
+    in->fn = fn;
+    in->nargs = nargs + 1;
+    in->args = ast_alloc(L->a, sizeof(int) * (size_t)(nargs + 1));
+    in->args[0] = x;
+    for (int k = 0; k < nargs; k++)
+        in->args[k + 1] = args[k].reg;
+    int lp = in->dst = ir_new_reg(L->code);
+    int fa = ir_emit(L->code, IR_FACTOR, s->line, s->col);
+    L->code->code[fa].a = lp;
+}
+
 static void lower_sample(Lower *L, AstNode *s)
 {
     if (L->fn) {
@@ -388,7 +454,10 @@ static void lower_sample(Lower *L, AstNode *s)
                    "'%s' is sampled both whole and element by element", id->name);
         return;
     }
-    const DistInfo *d = lower_find_dist(L, call, call->name);
+    int user_fn = -1;
+    const DistInfo *d = dist_find(call->name);
+    if (!d && (user_fn = user_distribution(L, call->name, decl, &d)) < 0)
+        d = lower_find_dist(L, call, call->name);
     int idx[2] = {-1, -1};
     if (nidx > 2) {
         diag_error(L->d, t->line, t->col, "at most 2 indices are supported");
@@ -406,7 +475,7 @@ static void lower_sample(Lower *L, AstNode *s)
         args[k] = lower_expr(L, call->kids[k]);
         ok &= args[k].ok;
     }
-    if (!d || !ok || !lower_dist_args(L, call, d, 0, args))
+    if (!d || !ok || (user_fn < 0 && !lower_dist_args(L, call, d, 0, args)))
         return;
     int maxr = 0;
     if (d->lpdf)
@@ -522,6 +591,9 @@ static void lower_sample(Lower *L, AstNode *s)
                 hi = b.reg;
         }
     }
+    int user_nargs = nargs;
+    if (user_fn >= 0)
+        nargs = 0; /* the arguments go to NAME_lpdf, not to the flat site */
     int i = ir_emit(L->code, IR_SAMPLE, s->line, s->col);
     IrInstr *in = &L->code->code[i];
     in->var = n->var;
@@ -542,6 +614,8 @@ static void lower_sample(Lower *L, AstNode *s)
     if (v->plate < 0)
         v->plate = L->plate;
     set_parents(L, n->var);
+    if (user_fn >= 0)
+        emit_user_density(L, s, n->var, nidx, idx, user_fn, args, user_nargs);
 }
 
 static void lower_assign(Lower *L, AstNode *s)

@@ -38,6 +38,9 @@
 
 #include "parser.h"
 
+/* Bison's "error already reported" token; api.prefix shows in its name. */
+#define TOK_ERROR TOK_CM_YYerror
+
 /*!re2c
     re2c:define:YYCTYPE = "unsigned char";
     re2c:define:YYCURSOR = cur;
@@ -278,7 +281,7 @@ static double real_value(CmParseState *ps, const unsigned char *s, const unsigne
 /* ---- the scanner ---------------------------------------------------------------- */
 
 /* Scan one token from ps->cur; fills ps->last's position and *lval. */
-static int scan(CmParseState *ps, YYSTYPE *lval)
+static int scan(CmParseState *ps, CM_YYSTYPE *lval)
 {
     const unsigned char *cur = ps->cur, *mar = NULL;
     int kind;
@@ -295,7 +298,7 @@ static int scan(CmParseState *ps, YYSTYPE *lval)
                             break;
                         }
                         lex_error(ps, s, "NUL byte in source");
-                        kind = TOK_YYerror;
+                        kind = TOK_ERROR;
                         break;
                     }
         [ \t\r]+    { continue; }
@@ -401,7 +404,7 @@ static int scan(CmParseState *ps, YYSTYPE *lval)
                             lex_error(ps, s, "unexpected character '%.*s' outside a string or comment",
                                       (int)(cur - s), (const char *)s);
                         ps->stray_end = cur;
-                        kind = TOK_YYerror;
+                        kind = TOK_ERROR;
                         break;
                     }
         *           {
@@ -417,7 +420,7 @@ static int scan(CmParseState *ps, YYSTYPE *lval)
                                 lex_error(ps, s, "stray character '\\x%02X' in program", *s);
                         }
                         ps->stray_end = cur;
-                        kind = TOK_YYerror;
+                        kind = TOK_ERROR;
                         break;
                     }
     */
@@ -472,16 +475,15 @@ void cm_lex_recover(CmParseState *ps)
 {
     /* A closer the parser rejected usually ends its construct anyway: if
      * its opener is on the stack, pop through it. */
-    if (ps->last_unmatched) {
-        for (int i = ps->nopen - 1; i >= 0; i--) {
-            if (closes(ps->last.kind, ps->open[i].kind)) {
-                ps->nopen = i;
-                return;
-            }
-        }
-    }
-    while (ps->nopen > 0 && ps->open[ps->nopen - 1].kind != '{')
-        ps->nopen--;
+    int through = -1;
+    for (int i = ps->nopen - 1; ps->last_unmatched && i >= 0 && through < 0; i--)
+        if (closes(ps->last.kind, ps->open[i].kind))
+            through = i;
+    if (through >= 0)
+        ps->nopen = through;
+    else
+        while (ps->nopen > 0 && ps->open[ps->nopen - 1].kind != '{')
+            ps->nopen--;
     ps->last_unmatched = ps->last_pushed = ps->last_closed = 0;
 }
 
@@ -490,10 +492,10 @@ void cm_lex_recover(CmParseState *ps)
 static int starts_statement_after(int kind)
 {
     return kind == 0 || kind == TOK_NEWLINE || kind == TOK_SEMI || kind == TOK_LBRACE ||
-           kind == TOK_RBRACE || kind == TOK_YYerror;
+           kind == TOK_RBRACE || kind == TOK_ERROR;
 }
 
-int cm_lex(YYSTYPE *lval, YYLTYPE *lloc, CmParseState *ps)
+int cm_lex(CM_YYSTYPE *lval, CM_YYLTYPE *lloc, CmParseState *ps)
 {
     CmToken prev = ps->last;
     int kind;
@@ -510,16 +512,19 @@ int cm_lex(YYSTYPE *lval, YYLTYPE *lloc, CmParseState *ps)
         ps->fatal = 1;
         kind = TOK_YYEOF;
     }
-    if (kind == TOK_YYerror)
+    if (kind == TOK_ERROR)
         cm_lex_recover(ps); /* the parser will resynchronise without a report */
     ps->last.kind = kind;
     if (kind == TOK_YYEOF) {
         /* point just past the last token, where the text ends */
-        ps->last.line = prev.kind ? prev.line : 1;
-        ps->last.col = prev.kind ? prev.col + (int)(prev.end - prev.start) : 1;
-        if (prev.kind == TOK_NEWLINE || prev.kind == TOK_YYEOF) {
+        if (prev.line == 0) { /* no token before */
+            ps->last.line = ps->last.col = 1;
+        } else if (prev.kind == TOK_NEWLINE || prev.kind == TOK_YYEOF) {
             ps->last.line = prev.line;
             ps->last.col = prev.col;
+        } else {
+            ps->last.line = prev.line;
+            ps->last.col = prev.col + (int)(prev.end - prev.start);
         }
     }
     if (kind != TOK_NEWLINE)

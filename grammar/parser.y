@@ -30,15 +30,23 @@
  *   bounded by YYMAXDEPTH; exhausting it gets the same plain message.
  *
  * - Errors.  parse.error custom + LAC (lookahead correction, which makes the
- *   set of expected tokens exact) let report_syntax_error() phrase each
+ *   set of expected tokens exact) let yyreport_syntax_error() phrase each
  *   message in plain words from the unexpected token, the expected set, the
  *   lexer's stack of open brackets and the tokens just read: "unexpected
  *   end of file: '{' opened at 4:12 is not closed", "missing '~' or '='
  *   after 'x'".  Recovery is at statement level: an `error` item in a
- *   statement list resynchronises at the next newline, ';' or '}'.  Right
- *   after an error the lexer forgets the ( and [ still open in the broken
- *   statement (cm_lex_recover), so newlines separate statements again and
- *   one bad bracket cannot swallow the rest of the file.
+ *   statement list resynchronises at the next newline, ';' or '}'.  Default
+ *   reductions are limited to the accepting state, so the state right after
+ *   `error` consults the lookahead and discards junk tokens itself; with
+ *   default reductions it would first reduce the error item into the
+ *   enclosing list, and the next junk token would then pop the whole
+ *   enclosing block.  Right after an error the lexer forgets the ( and [
+ *   still open in the broken statement (cm_lex_recover), so newlines
+ *   separate statements again and one bad bracket cannot swallow the rest
+ *   of the file.
+ *
+ * - api.prefix cm_yy keeps Bison's globals (cm_yyparse) out of the way of
+ *   any other generated parser linked into the same program.
  *
  * - Statements that expand to several (`latent u, v` gives one LATENT node
  *   per name) are returned as a "group" node that add_stmt() flattens into
@@ -88,7 +96,7 @@ typedef struct CmParseState {
 }
 
 %code provides {
-int cm_lex(YYSTYPE *lval, YYLTYPE *lloc, CmParseState *ps);
+int cm_lex(CM_YYSTYPE *lval, CM_YYLTYPE *lloc, CmParseState *ps);
 /* After a syntax error: forget brackets opened by the broken statement. */
 void cm_lex_recover(CmParseState *ps);
 }
@@ -98,7 +106,7 @@ void cm_lex_recover(CmParseState *ps);
 #include <stdio.h>
 #include <string.h>
 
-#define yylex cm_lex
+#define cm_yylex cm_lex
 
 /* Every parser-built node carries its subtree depth (see the essay). */
 typedef struct {
@@ -201,10 +209,11 @@ static void add_stmt(CmParseState *ps, AstNode *list, AstNode *stmt)
         add(ps, list, stmt->kids[i]);
 }
 
-static void yyerror(YYLTYPE *loc, CmParseState *ps, const char *msg);
+static void cm_yyerror(CM_YYLTYPE *loc, CmParseState *ps, const char *msg);
 }
 
 %define api.pure full
+%define api.prefix {cm_yy}
 %define api.token.prefix {TOK_}
 %define parse.error custom
 %define parse.lac full
@@ -502,15 +511,15 @@ typedef struct {
 static void say(Msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(Msg *m, const char *fmt, ...)
 {
-    if (m->len >= sizeof m->text - 1)
+    size_t room = sizeof m->text - m->len;
+    if (room <= 1)
         return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(m->text + m->len, sizeof m->text - m->len, fmt, ap);
+    int n = vsnprintf(m->text + m->len, room, fmt, ap);
     va_end(ap);
     if (n > 0)
-        m->len += (size_t)n < sizeof m->text - m->len ? (size_t)n
-                                                     : sizeof m->text - m->len - 1;
+        m->len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
 /* Source text of a token, shortened for a message. */
@@ -729,8 +738,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, CmParseState *ps)
                la != closer_symbol(open->kind)) {
         say(&m, "unexpected ");
         say_token(&m, la, t);
-        say(&m, ", expected '%s' to close '%s' opened at %d:%d",
-            closer_of(open->kind), opener_text(open->kind), open->line, open->col);
+        say(&m, ", expected %s'%s' to close '%s' opened at %d:%d",
+            expects(&e, YYSYMBOL_COMMA) ? "',' or " : "", closer_of(open->kind),
+            opener_text(open->kind), open->line, open->col);
         note = open->line != loc->first_line ? open : NULL;
     } else if (expects(&e, YYSYMBOL_DATA) && is_binary_operator(la)) {
         say(&m, "a statement cannot start with '%s' (to continue an expression "
@@ -759,7 +769,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, CmParseState *ps)
 
 /* Bison calls this only when its stack is exhausted, which only deeply
  * nested input can cause. */
-static void yyerror(YYLTYPE *loc, CmParseState *ps, const char *msg)
+static void cm_yyerror(CM_YYLTYPE *loc, CmParseState *ps, const char *msg)
 {
     (void)msg;
     if (ps->fatal)
@@ -783,9 +793,11 @@ AstNode *cm_parse(const Source *src, AstArena *arena, Diag *diag)
     size_t len = src && src->text ? src->len : 0;
     ps.cur = ps.line_start = (const unsigned char *)text;
     ps.lim = (const unsigned char *)text + len;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        ps.cur += 3; /* a UTF-8 byte order mark, as some editors write; columns still count it */
     ps.line = 1;
     YYLTYPE start = {1, 1, 1, 1};
     ps.program = mk(&ps, AST_PROGRAM, start);
-    yyparse(&ps);
+    cm_yyparse(&ps);
     return ps.program;
 }

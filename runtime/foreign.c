@@ -18,11 +18,29 @@
 #include "foreign.h"
 #include "vops.h"
 
-int ffi_resolve(IrExtern *e, char *err, size_t errlen)
+/* A library named with a relative path ("./libx.so", "lib/libx.so") is
+ * looked for beside the model file first, so a model and its library can
+ * travel together; a bare name ("libm.so.6") goes to the system's search. */
+static void *open_library(const char *lib, const char *model_path)
+{
+    if (strchr(lib, '/') && lib[0] != '/' && model_path) {
+        const char *slash = strrchr(model_path, '/');
+        if (slash) {
+            char path[4096];
+            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - model_path), model_path, lib);
+            void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+            if (h)
+                return h;
+        }
+    }
+    return dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+}
+
+int ffi_resolve(IrExtern *e, const char *model_path, char *err, size_t errlen)
 {
     if (e->sym)
         return 0;
-    void *lib = dlopen(e->lib, RTLD_NOW | RTLD_LOCAL);
+    void *lib = open_library(e->lib, model_path);
     if (!lib) {
         snprintf(err, errlen, "extern '%s': cannot open library \"%s\": %s", e->name, e->lib, dlerror());
         return -1;
@@ -90,7 +108,7 @@ Value vops_extern(Exec *ex, const IrInstr *in, const Value *args, int nargs)
 {
     IrExtern *e = &ex->prog->externs[in->fn];
     char err[512];
-    if (ffi_resolve(e, err, sizeof err) != 0)
+    if (ffi_resolve(e, ex->prog->path, err, sizeof err) != 0)
         exec_fail(ex, in->line, in->col, "%s", err);
     if (nargs > 6)
         exec_fail(ex, in->line, in->col, "extern '%s': at most 6 arguments are supported", e->name);

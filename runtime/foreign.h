@@ -10,7 +10,9 @@
 
 #include "ir.h"
 
-int ffi_resolve(IrExtern *e, char *err, size_t errlen);
+/* dlopen the library and resolve the symbols (relative library paths are
+ * tried beside the model first); 0, or -1 with a message in err. */
+int ffi_resolve(IrExtern *e, const char *model_path, char *err, size_t errlen);
 double ffi_call_values(const IrExtern *e, double *const *ptrs, const int *lens);
 /* d result / d each real input element into grad (layout above); uses the
  * user's gradient or central differences (step 1e-6 * max(1, |x|)). */

@@ -214,4 +214,11 @@ int svi_polish_mode(const SamplerTarget *t, double *q, double *lp0, double *lp1)
  * gradient was not finite. */
 int svi_neg_hessian(const SamplerTarget *t, const double *q, double *h);
 
+/* The Laplace approximation: g (a TRIL guide) := N(mode, (-H)^-1) with H
+ * the Hessian of log p at mode.  Returns SVI_OK; SVI_NOT_FINITE when a
+ * gradient near the mode is not finite; SVI_NOT_PD when -H is not positive
+ * definite, with *bad_coord a coordinate whose curvature is not negative
+ * (or -1 when no diagonal entry shows it). */
+int svi_laplace(const SamplerTarget *t, const double *mode, SviGuide *g, int *bad_coord);
+
 #endif

@@ -220,13 +220,13 @@ static int eight_schools_load(EightSchools *m, const char *path)
     m->y = rc ? NULL : json_numbers(text, "y", &ny, path);
     double *sigma = m->y ? json_numbers(text, "sigma", &ns, path) : NULL;
     free(text);
+    m->inv_sigma = sigma; /* owned by m from here on, freed by the caller */
     if (!sigma)
         return -1;
     if (ny != (size_t)m->J || ns != (size_t)m->J) {
         fprintf(stderr, "gradbench: %s: y and sigma need J = %d values\n", path, m->J);
         return -1;
     }
-    m->inv_sigma = sigma;
     /* N(0,5) and J N(0,1) and J N(y | ., sigma) normalisers; HalfCauchy(5):
      * log(2 / (pi 5)) */
     m->constant = -LOG_SQRT_2PI - log(5.0) + log(2.0 / (M_PI * 5.0));
@@ -385,6 +385,11 @@ static double gradient_error(const Target *t, double *q)
 {
     int d = t->dim;
     double *g = calloc((size_t)d, sizeof *g), *scratch = calloc((size_t)d, sizeof *g);
+    if (!g || !scratch) {
+        free(g);
+        free(scratch);
+        return INFINITY; /* reported as a failed check, never a crash */
+    }
     t->logp_grad(t->m, q, g);
     double worst = 0;
     for (int i = 0; i < d; i++) {
@@ -456,13 +461,15 @@ int main(int argc, char **argv)
     EightSchools es = {0};
     Logistic lr = {0};
     Target t;
+    double *q = NULL, *g = NULL;
+    int rc = 1;
     if (!strcmp(model, "eight_schools")) {
         if (eight_schools_load(&es, path) != 0)
-            return 1;
+            goto done;
         t = (Target){"eight_schools", "loops", 2 + es.J, eight_schools_logp_grad, &es};
     } else if (!strcmp(model, "logistic")) {
         if (logistic_load(&lr, path) != 0)
-            return 1;
+            goto done;
         t = (Target){"logistic", blas ? "blas" : "loops", 1 + lr.D,
                      blas ? logistic_logp_grad_blas : logistic_logp_grad_loops, &lr};
     } else {
@@ -472,14 +479,19 @@ int main(int argc, char **argv)
     }
 
     /* a fixed, typical point: small values of either sign */
-    double *q = malloc((size_t)t.dim * sizeof *q), *g = malloc((size_t)t.dim * sizeof *g);
+    q = malloc((size_t)t.dim * sizeof *q);
+    g = malloc((size_t)t.dim * sizeof *g);
+    if (!q || !g) {
+        fprintf(stderr, "gradbench: out of memory\n");
+        goto done;
+    }
     for (int i = 0; i < t.dim; i++)
         q[i] = 0.3 * sin(1.7 * i + 0.4);
     double err = gradient_error(&t, q);
     if (!(err < 1e-5)) {
         fprintf(stderr, "gradbench: %s gradient disagrees with finite differences (%.3g)\n",
                 t.name, err);
-        return 1;
+        goto done;
     }
 
     double sink = 0, cpu;
@@ -495,6 +507,8 @@ int main(int argc, char **argv)
     }
     printf("%s %s evals %ld cpu_s %.6f ns_per_grad %.2f lp %.10g gradcheck %.1e\n", t.name,
            t.variant, n, cpu, 1e9 * cpu / (double)n, sink / (double)n, err);
+    rc = 0;
+done:
     free(q);
     free(g);
     free(es.y);
@@ -502,5 +516,5 @@ int main(int argc, char **argv)
     free(lr.X);
     free(lr.y);
     free(lr.eta);
-    return 0;
+    return rc;
 }

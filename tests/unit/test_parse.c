@@ -246,8 +246,8 @@ static const char *design_programs[] = {
     "  r[t] ~ Normal(ar1(r[t-1], phi), s)\n"
     "}\n",
 
-    "# a function from a C library, called through libffi\n"
-    "extern fn cbrt(x: real) -> real from \"libm.so.6\"\n",
+    ("# a function from a C library, called through libffi\n"
+     "extern fn cbrt(x: real) -> real from \"libm.so.6\"\n"),
 };
 
 static void test_design_programs(void)
@@ -519,7 +519,7 @@ static void test_errors(void)
 {
     /* brackets */
     FAILS_WITH("y ~ Normal(0, 1\nz = 2\n",
-               "t.cm:2:1: error: unexpected name 'z', expected ')' to close '(' opened at 1:11");
+               "t.cm:2:1: error: unexpected name 'z', expected ',' or ')' to close '(' opened at 1:11");
     FAILS_WITH("plate i in 1..N {\n  x ~ Normal(0, 1)\n",
                "2:19: error: unexpected end of file: '{' opened at 1:17 is not closed");
     FAILS_WITH("plate i in 1..N {\n  x ~ Normal(0, 1)\n", "1:17: note: '{' opened here");
@@ -554,7 +554,7 @@ static void test_errors(void)
     FAILS_WITH("x = []\n", "1:6: error: empty vector literal '[]'");
     FAILS_WITH("x = y[]\n", "1:7: error: empty index '[]'");
     FAILS_WITH("x = f(a, )\n", "1:10: error: unexpected ')', expected an expression");
-    FAILS_WITH("x = f(a b)\n", "1:9: error: unexpected name 'b', expected ')' to close '(' opened at 1:6");
+    FAILS_WITH("x = f(a b)\n", "1:9: error: unexpected name 'b', expected ',' or ')' to close '(' opened at 1:6");
     FAILS_WITH("x = \"s\"\n", "1:5: error: unexpected string, expected an expression");
     FAILS_WITH("x = a[1](2)\n", "1:9: error: unexpected '('");
     /* truncation */
@@ -802,6 +802,10 @@ static void test_odd_inputs(void)
         free(cut);
     }
     CHECK(clean, "prefixes of the eight-schools program");
+
+    /* a UTF-8 byte order mark at the start is skipped; anywhere else it is an error */
+    PARSES_AS("\xEF\xBB\xBFx = 1", "(ASSIGN x _ 1)");
+    FAILS_WITH("x = 1\n\xEF\xBB\xBFy = 2", "2:1: error: unexpected character");
 
     /* the file does not end with a newline */
     PARSES_AS("x = 1", "(ASSIGN x _ 1)");
