@@ -14,9 +14,10 @@ LDLIBS  += -lgsl -lopenblas -lffi -ldl -lm -lpthread
 DEPS_PKGS = re2c bison libgsl-dev libffi-dev libopenblas-dev python3 valgrind
 
 LIB_SRCS = $(wildcard compiler/*.c runtime/*.c stdlib/*.c)
-GEN_SRCS = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
+GEN_SRCS = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/prelude.c
 CLI_SRCS = $(wildcard cli/*.c)
-LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/parser.o $(BUILD)/gen/lexer.o
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/parser.o $(BUILD)/gen/lexer.o \
+           $(BUILD)/gen/prelude.o
 CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -34,6 +35,10 @@ $(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y
 $(BUILD)/gen/lexer.c: grammar/lexer.re $(BUILD)/gen/parser.h
 	@mkdir -p $(BUILD)/gen
 	re2c -W -Werror --utf8 -o $@ $<
+
+$(BUILD)/gen/prelude.c: stdlib/prelude.cm stdlib/embed.sh
+	@mkdir -p $(BUILD)/gen
+	sh stdlib/embed.sh stdlib/prelude.cm $@ cm_prelude_source
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -Igrammar -Wno-unused-function -Wno-sign-compare -c -o $@ $<

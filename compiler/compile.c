@@ -1,11 +1,36 @@
 /*
  * compile.c - the compiler's entry point: parse, check and lower.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lower_internal.h"
 #include "parse.h"
+
+extern const char cm_prelude_source[]; /* stdlib/prelude.cm, embedded by the build */
+
+/* The prelude's functions are lowered first, so every model sees them.
+ * Its errors are ours, reported against the prelude's own text. */
+static int lower_prelude(Lower *L, AstArena *arena)
+{
+    static const Source prelude = {"<prelude>", cm_prelude_source, 0};
+    Source src = prelude;
+    src.len = strlen(cm_prelude_source);
+    Diag d;
+    diag_init(&d, &src);
+    AstNode *ast = cm_parse(&src, arena, &d);
+    if (!diag_failed(&d)) {
+        L->d = &d;
+        for (int i = 0; i < ast->nkids; i++)
+            lower_fn_statement(L, ast->kids[i]);
+    }
+    if (diag_failed(&d)) {
+        fprintf(stderr, "cmrun: internal error: the prelude does not compile\n");
+        return -1;
+    }
+    return 0;
+}
 
 Program *cm_compile(const Source *src, Diag *diag)
 {
@@ -30,6 +55,11 @@ Program *cm_compile(const Source *src, Diag *diag)
     L.a = arena;
     L.code = &p->main;
     L.plate = -1;
+    if (lower_prelude(&L, arena) != 0) {
+        program_free(p);
+        return NULL;
+    }
+    L.d = diag;
     prepass_run(&L, ast);
     lower_program(&L, ast);
     if (diag_failed(diag)) {

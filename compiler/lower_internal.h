@@ -73,6 +73,7 @@ int ir_new_reg(IrCode *c);
 void prepass_run(Lower *L, AstNode *prog);
 NameInfo *lower_name(Lower *L, const char *name);
 void lower_program(Lower *L, AstNode *prog);
+void lower_fn_statement(Lower *L, AstNode *s);
 Ex lower_expr(Lower *L, AstNode *e);
 void lower_block(Lower *L, AstNode *block, int top_level);
 Type lower_type_of(Lower *L, AstNode *type, Constraint *con, int *ok);

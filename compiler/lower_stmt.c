@@ -1106,6 +1106,12 @@ static void mark_reported(Program *p)
     free(dep);
 }
 
+void lower_fn_statement(Lower *L, AstNode *s)
+{
+    if (s && s->kind == AST_FN)
+        lower_fn(L, s);
+}
+
 void lower_program(Lower *L, AstNode *prog)
 {
     for (int i = 0; i < prog->nkids; i++) {

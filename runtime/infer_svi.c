@@ -568,7 +568,7 @@ static CsvOut *open_draws_csv(const InferOptions *o, const SviOptions *s, int nc
     csv_header_init(&h);
     csv_header_add(&h, 0, "model", "%s", o->model_name);
     csv_header_add(&h, 0, "method", "variational");
-    csv_header_add(&h, 1, "variational", "%s", "");
+    csv_header_add(&h, 1, NULL, "variational");
     csv_header_add(&h, 2, "algorithm", "%s", s->guide == SVI_NORMAL ? "meanfield"
                                              : s->guide == SVI_MVN ? "fullrank"
                                                                    : svi_guide_name(s->guide));

@@ -3,7 +3,7 @@
 # format, determinism across thread counts, prior draws and interventions.
 . "$(dirname "$0")/lib.sh"
 
-for m in eight_schools logistic_regression scm ar1 extern_cbrt intervention; do
+for m in eight_schools logistic_regression scm ar1 extern_cbrt intervention prelude_gp skew_normal; do
     run $CMRUN --check examples/$m.cm
     expect_rc 0 "check $m"
     [ -s "$TMP/out" ] || [ -s "$TMP/err" ] && bad "check $m is not silent" || ok
@@ -79,6 +79,13 @@ run $CMRUN examples/extern_cbrt.cm --infer prior --samples 200 --seed 1 --output
 expect_rc 0 "extern cbrt"
 awk -F, '/^#/{next} !h{for(i=1;i<=NF;i++){if($i=="a")A=i; if($i=="b")B=i}; h=1; next}
     { d = $B*$B*$B - $A; if (d < 0) d = -d; if (d > 1e-6) bad = 1 } END { exit bad }' "$TMP/cb.csv" && ok || bad "cbrt(a)^3 != a"
+
+# the prelude's functions are visible to every model
+run $CMRUN examples/prelude_gp.cm --infer prior --set N=5 --set 'x=[1,2,3,4,5]' --samples 200 --seed 2
+expect_rc 0 "prelude gp prior"
+expect_out "f.5" "gp draws reported"
+run $CMRUN --check-grad examples/prelude_gp.cm --set N=5 --set 'x=[1,2,3,4,5]'
+expect_rc 0 "check-grad through the prelude and cholesky"
 
 # static HMC and the dense metric run too
 run $CMRUN examples/eight_schools.cm --data examples/eight_schools.json --infer hmc --steps 8 --chains 2 --seed 3
