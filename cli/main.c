@@ -566,7 +566,20 @@ int main(int argc, char **argv)
     DoHandler dos_a, dos_b;
     do_init(&dos_a);
     do_init(&dos_b);
-    if (c.counterfactual || c.effect) {
+    /* --do on a site the data observe: infer from the data as observed, and
+       report the world under the intervention per draw (name_do) */
+    int do_on_evidence = 0;
+    for (int i = 0; i < dos.n && !c.counterfactual && !c.effect; i++) {
+        int v = program_find_var(prog, dos.e[i].name);
+        if (data_find(&data, dos.e[i].name) && v >= 0 && prog->vars[v].role == VAR_SITE)
+            do_on_evidence = 1;
+    }
+    if (do_on_evidence) {
+        o.dos = NULL;
+        o.cq = &cq;
+        cq.interventional = 1;
+        cq.world = &dos;
+    } else if (c.counterfactual || c.effect) {
         /* the factual world is not intervened on: --do defines the other world(s) */
         o.dos = NULL;
         o.cq = &cq;

@@ -761,6 +761,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, CmParseState *ps)
             say(&m, ", expected ");
             say_list(&m, phrase, n);
         }
+        if (la == YYSYMBOL_STRING)
+            say(&m, " (strings appear only in 'extern fn ... from \"library\" grad \"symbol\"')");
     }
     report(ps, loc, &m, note);
     cm_lex_recover(ps);

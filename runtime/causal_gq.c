@@ -45,14 +45,31 @@ int causal_gq_init(CausalGq *g, const CausalQuery *q, const Program *p, const Da
     twin_eval_init(&g->te, p, data, layout, rng);
     if (twin_eval_factual(&g->te, q0, NULL) != 0)
         return -1;
-    if (q->counterfactual) {
-        if (twin_eval_world(&g->te, q->world) != 0)
+    if (q->interventional) {
+        /* downstream of the intervened sites, through the DAG's parents */
+        g->downstream = calloc((size_t)p->nvars + 1, 1);
+        for (int i = 0; i < q->world->n; i++) {
+            int v = program_find_var(p, q->world->e[i].name);
+            if (v >= 0)
+                g->downstream[v] = 1;
+        }
+        for (int changed = 1; changed;) {
+            changed = 0;
+            for (int v = 0; v < p->nvars; v++)
+                for (int k = 0; !g->downstream[v] && k < p->vars[v].nparents; k++)
+                    if (g->downstream[p->vars[v].parents[k]])
+                        g->downstream[v] = changed = 1;
+        }
+    }
+    if (q->counterfactual || q->interventional) {
+        if ((q->interventional ? twin_eval_predictive(&g->te, q->world, g->downstream)
+                               : twin_eval_world(&g->te, q->world)) != 0)
             return -1;
         char **names;
         int n = model_columns(p, &g->te.ex, &names, &g->var, &g->off);
         g->names = calloc((size_t)n + 1, sizeof(char *));
         for (int j = 0; j < n; j++) {
-            g->names[j] = suffixed(names[j], "_cf");
+            g->names[j] = suffixed(names[j], q->interventional ? "_do" : "_cf");
             free(names[j]);
         }
         free(names);
@@ -78,6 +95,7 @@ void causal_gq_free(CausalGq *g)
     free(g->names);
     free(g->var);
     free(g->off);
+    free(g->downstream);
     twin_eval_free(&g->te);
 }
 
@@ -85,8 +103,9 @@ int causal_gq_row(CausalGq *g, const double *q, double *row, double *logw)
 {
     if (twin_eval_factual(&g->te, q, logw) != 0)
         return -1;
-    if (g->q->counterfactual) {
-        if (twin_eval_world(&g->te, g->q->world) != 0)
+    if (g->q->counterfactual || g->q->interventional) {
+        if ((g->q->interventional ? twin_eval_predictive(&g->te, g->q->world, g->downstream)
+                                  : twin_eval_world(&g->te, g->q->world)) != 0)
             return -1;
         for (int j = 0; j < g->ncols; j++) {
             Value v = g->te.ex.vars[g->var[j]];

@@ -5,6 +5,9 @@
  *
  *  counterfactual: every reported site and node of the world under --do,
  *                  named name_cf;
+ *  interventional: the same for the world under --do with fresh noise
+ *                  downstream of the intervention (the posterior predictive
+ *                  under do), named name_do;
  *  effect:         `--effect t=a:b --on y [--where ...]`: the mean over
  *                  the selected units of y under do(t=a) minus under
  *                  do(t=b), sharing the noise (columns effect, y_a, y_b).
@@ -16,6 +19,7 @@
 
 typedef struct {
     int counterfactual;
+    int interventional;            /* world under do with fresh noise downstream: name_do */
     DoHandler *world;              /* the counterfactual world's interventions */
     DoHandler *effect_a, *effect_b;
     const char *effect_on;
@@ -31,6 +35,7 @@ typedef struct {
     char **names;
     int *var, *off;                /* counterfactual columns */
     int on_var;
+    unsigned char *downstream;     /* interventional: per variable */
 } CausalGq;
 
 /* Lay out the columns (runs the worlds once); 0, or -1 after an error. */

@@ -39,7 +39,8 @@ unsigned long infer_chain_seed(unsigned long seed, int chain)
     return (unsigned long)(z & 0xffffffffUL) | 1UL;
 }
 
-/* A query `y` selects y, y.1, ... and the counterfactual y_cf, y_cf.1, ... */
+/* A query `y` selects y, y.1, ..., the counterfactual y_cf, y_cf.1, ...
+ * and the interventional y_do, y_do.1, ... */
 static int matches(const char *col, const char *q)
 {
     size_t n = strlen(q);
@@ -47,7 +48,8 @@ static int matches(const char *col, const char *q)
         return 0;
     if (col[n] == 0 || col[n] == '.')
         return 1;
-    return strncmp(col + n, "_cf", 3) == 0 && (col[n + 3] == 0 || col[n + 3] == '.');
+    return (strncmp(col + n, "_cf", 3) == 0 || strncmp(col + n, "_do", 3) == 0) &&
+           (col[n + 3] == 0 || col[n + 3] == '.');
 }
 
 Draws *infer_select(const Draws *d, const char *const *query, int nquery, int keep_sampler_cols,

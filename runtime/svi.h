@@ -135,6 +135,8 @@ int svi_guide_prepare(SviGuide *g);
 void svi_guide_sample(SviGuide *g, gsl_rng *rng, double *z);
 /* log q(z) on the unconstrained scale (0 for a point mass). */
 double svi_guide_log_q(SviGuide *g, const double *z);
+/* log q of the last draw z, from its eps where that is cheaper. */
+double svi_guide_log_q_draw(SviGuide *g, const double *z);
 /* Closed-form entropy H(q) (0 for a point mass). */
 double svi_guide_entropy(const SviGuide *g);
 /* grad += w * d/dtheta log p(z(theta, eps)) for the last draw, given

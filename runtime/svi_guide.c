@@ -266,6 +266,16 @@ double svi_guide_log_q(SviGuide *g, const double *z)
     return -0.5 * quad - 0.5 * g->log_det - 0.5 * d * LOG_2PI;
 }
 
+double svi_guide_log_q_draw(SviGuide *g, const double *z)
+{
+    if (g->form != SVI_FORM_DIAG && g->form != SVI_FORM_TRIL)
+        return svi_guide_log_q(g, z);
+    double quad = 0; /* z - loc = S eps with S square: the quadratic form is |eps|^2 */
+    for (int i = 0; i < g->dim; i++)
+        quad += g->eps[i] * g->eps[i];
+    return -0.5 * quad - 0.5 * g->log_det - 0.5 * g->dim * LOG_2PI;
+}
+
 double svi_guide_entropy(const SviGuide *g)
 {
     if (g->form == SVI_FORM_POINT)

@@ -129,9 +129,28 @@ static double replay_one(Exec *ex, const SiteMsg *m, const TwinNoise *e, int i)
     return d->quantile(e->noise, p);
 }
 
+static void predictive_process(TwinHandler *t, Exec *ex, SiteMsg *m)
+{
+    if (m->kind != MSG_SAMPLE || m->has_value || t->downstream[m->var])
+        return; /* downstream of the intervention: a fresh draw */
+    Value f = t->factual[m->var];
+    if (f.slot < 0)
+        return;
+    if (m->elem >= 0)
+        f = (Value){f.base, 0, {1, 1}, 1, f.slot + m->elem};
+    m->value = f;
+    m->has_value = 1;
+    m->observed = 0;
+    (void)ex;
+}
+
 static void twin_process(Handler *h, Exec *ex, SiteMsg *m)
 {
     TwinHandler *t = h->state;
+    if (t->world == 3) {
+        predictive_process(t, ex, m);
+        return;
+    }
     if (t->world != 2 || m->kind != MSG_SAMPLE || m->has_value)
         return;
     exec_site_shape(ex, m);

@@ -33,10 +33,16 @@ enum { TWIN_LOCSCALE, TWIN_LOGLOCSCALE, TWIN_SCALE, TWIN_UNIFORM };
 
 typedef struct {
     Handler h;
-    int world;       /* 1 factual (record), 2 counterfactual (substitute) */
+    int world;       /* 1 factual (record), 2 counterfactual (substitute),
+                        3 interventional predictive (see below) */
     TwinNoise *e;
     int n, cap;
     int cursor;
+    /* world 3: sites that are not downstream of the intervention keep their
+     * factual values (the posterior's parameters); downstream ones are drawn
+     * afresh, so the world is P(. | do(x), parameters), not a counterfactual */
+    const unsigned char *downstream;   /* per program variable */
+    const Value *factual;              /* the factual world's variables */
 } TwinHandler;
 
 void twin_init(TwinHandler *t);

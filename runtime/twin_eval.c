@@ -77,6 +77,23 @@ int twin_eval_world(TwinEval *t, DoHandler *dos)
     return rc;
 }
 
+int twin_eval_predictive(TwinEval *t, DoHandler *dos, const unsigned char *downstream)
+{
+    Exec *ex = &t->ex;
+    exec_clear_handlers(ex);
+    exec_push(ex, &t->tw.h);
+    if (dos)
+        exec_push(ex, &dos->h);
+    ex->policy = (ExecPolicy){1, 0, 0};
+    t->tw.world = 3;
+    t->tw.downstream = downstream;
+    t->tw.factual = t->vars1;
+    double target = t->tape.target;
+    int rc = exec_run_world(ex, 0);
+    t->tape.target = target;
+    return rc;
+}
+
 int where_parse(WhereClause *w, const Program *p, const char *text, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);

@@ -35,6 +35,9 @@ void twin_eval_free(TwinEval *t);
 int twin_eval_factual(TwinEval *t, const double *q, double *logw);
 /* A counterfactual world under dos; its variables are then in t->ex.vars. */
 int twin_eval_world(TwinEval *t, DoHandler *dos);
+/* An interventional world under dos: sites downstream of the intervention
+ * (downstream[var]) drawn afresh, the others at their factual values. */
+int twin_eval_predictive(TwinEval *t, DoHandler *dos, const unsigned char *downstream);
 
 /* Per-unit selection for effects: `--where 'x > 0 && t == 1'` over the
  * factual world's values (a conjunction of NAME OP NUMBER terms). */

@@ -61,4 +61,17 @@ run $CMRUN examples/causal/ate_linear.cm --data examples/causal/ate_linear.json 
     --where 't == 1' --chains 1 --samples 200 --warmup 200 --seed 4 --quiet
 expect_rc 0 "effect on the treated"
 
+# --do on an observed site: the posterior from the data as observed, and
+# per draw the world under do(t=1): y_do.1 - (a + b + c x_1) is fresh noise
+run $CMRUN examples/causal/ate_linear.cm --data examples/causal/ate_linear.json --do t=1 --query y \
+    --chains 1 --seed 8 --output "$TMP/do.csv" --quiet
+expect_rc 0 "do on evidence"
+expect_out "y_do.1" "interventional columns"
+X1=$(sed 's/.*"x": *\[\([^,]*\),.*/\1/' examples/causal/ate_linear.json)
+awk -F, -v x1="$X1" '/^#/{next}
+    !h{for(i=1;i<=NF;i++){if($i=="a")A=i; if($i=="b")B=i; if($i=="c")C=i; if($i=="y_do.1")Y=i; if($i=="t_do.1")T=i}; h=1; next}
+    { e = $Y - ($A + $B + $C * x1); s += e; ss += e * e; n++; if ($T != 1) bad = 1 }
+    END { m = s / n; sd = sqrt(ss / n - m * m); if (bad || m > 4 * sd / sqrt(n) || m < -4 * sd / sqrt(n)) exit 1 }' \
+    "$TMP/do.csv" && ok || bad "y_do.1 is not centred on a + b + c x_1 under do(t=1)"
+
 done_tests

@@ -69,11 +69,23 @@ split_args() {
     done
 }
 
+# A snippet may call a library built from examples/ffi: `from "./libNAME.so"`
+# is compiled from examples/ffi/NAME.c beside the snippet, where cmrun looks.
+build_libs() {
+    for lib in $(sed -n 's/.*from "\.\/\(lib[A-Za-z0-9_]*\)\.so".*/\1/p' "$1/model.cm"); do
+        src=examples/ffi/${lib#lib}.c
+        [ -f "$src" ] || continue
+        ${CC:-cc} -O2 -fPIC -shared -o "$1/$lib.so" "$src" -lm 2>"$TMP/cc.err" ||
+            { bad "cannot build $src for $1: $(head -n 1 "$TMP/cc.err")"; }
+    done
+}
+
 nsnip=0
 for d in "$TMP"/s/*/; do
     d=${d%/}
     [ -f "$d/model.cm" ] || continue
     nsnip=$((nsnip + 1))
+    build_libs "$d"
     kind=$(cat "$d/kind")
     at="$DOC:$(cat "$d/line")"
     split_args "$(cat "$d/args")"
@@ -107,6 +119,30 @@ for d in "$TMP"/s/*/; do
     fi
 done
 [ "$nsnip" -ge 20 ] && ok || bad "only $nsnip snippets found in $DOC"
+
+# docs/ir.md: a ```text block after `<!-- emit-ir: FILE -->` must match
+# `cmrun --emit-ir FILE`: its lines appear in the output, in order (`...`
+# stands for lines left out).
+IRDOC=docs/ir.md
+if [ -f "$IRDOC" ]; then
+    nlist=0
+    for f in $(sed -n 's/^<!-- emit-ir: \(.*\) -->$/\1/p' "$IRDOC"); do
+        nlist=$((nlist + 1))
+        awk -v f="$f" '
+            $0 == "<!-- emit-ir: " f " -->" { want = 1; next }
+            want && /^```/ { if (inb) exit; inb = 1; next }
+            inb && $0 != "..." { print }
+        ' "$IRDOC" >"$TMP/ir.want"
+        run $CMRUN --emit-ir "$f"
+        if [ "$RC" -ne 0 ]; then bad "$IRDOC: cmrun --emit-ir $f exits $RC"; continue; fi
+        missing=$(awk 'NR == FNR { want[n++] = $0; next }
+                       k < n && $0 == want[k] { k++ }
+                       END { if (k < n) print want[k] }' "$TMP/ir.want" "$TMP/out")
+        if [ -z "$missing" ] && [ -s "$TMP/ir.want" ]; then ok
+        else bad "$IRDOC: the listing of $f differs from --emit-ir at: $missing"; fi
+    done
+    [ "$nlist" -ge 1 ] && ok || bad "$IRDOC has no emit-ir listing"
+fi
 
 # examples/language: each checks (with its data) and runs with its `# run:` line.
 for m in examples/language/*.cm; do

@@ -620,6 +620,12 @@ static void test_lexical_errors(void)
     CHECK(p->prog->nkids == 1, "the statement after a NUL in a comment survives");
     done(p);
 
+    p = parse_len("\0", 1);
+    CHECK(p->diag.errors == 1 && strstr(p->err, "t.cm:1:1: error: NUL byte in source") &&
+              p->prog->nkids == 0,
+          "a lone NUL: %s", p->err);
+    done(p);
+
     /* a run of stray characters is one error */
     p = parse("x = @@@ 1\n");
     CHECK(p->diag.errors == 1, "@@@: %d errors: %s", p->diag.errors, p->err);
