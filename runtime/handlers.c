@@ -235,6 +235,8 @@ static int unconstrained_size(const SiteMsg *m)
 {
     if (m->con == CON_SIMPLEX || m->dist->support == SUP_SIMPLEX)
         return m->shape.n - 1;
+    if (m->dist->support == SUP_CHOL_CORR)
+        return m->shape.dims[0] * (m->shape.dims[0] - 1) / 2;
     return m->shape.n;
 }
 
@@ -284,10 +286,13 @@ static Value constrain(Exec *ex, SiteMsg *m, int u, int k)
     } else if (con == CON_SIMPLEX || sup == SUP_SIMPLEX) {
         code = OP_B_SIMPLEX;
     } else if (sup == SUP_CHOL_CORR) {
-        exec_fail(ex, m->line, m->col,
-                  "'%s' ~ %s: Cholesky-correlation parameters are not supported by this engine yet; "
-                  "write the correlation with a non-centred parameterisation",
-                  m->name, d->name);
+        int K = m->shape.dims[0];
+        if (K > 64 || m->shape.dims[1] != K)
+            exec_fail(ex, m->line, m->col, "'%s': a Cholesky factor of a correlation matrix must be "
+                      "square with at most 64 rows", m->name);
+        int aux[3] = {K, 0, 0};
+        out.slot = tape_op(ex->tape, OP_B_CHOL_CORR, n, 1, in, inn, aux, NULL, 0);
+        return out;
     } else if (lo.slot >= 0 && hi.slot >= 0) {
         code = OP_B_INTERVAL;
         in[1] = lo.slot;

@@ -591,15 +591,32 @@ static CsvOut *open_draws_csv(const InferOptions *o, const SviOptions *s, int nc
     return c;
 }
 
-static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *res, double dlo,
-                       double dhi, int ndraws)
+typedef struct {
+    double lp0, lp1;         /* log p before and after the polish */
+    int iters;
+} ModeInfo;
+
+static const char *guide_description(SviGuideKind k)
+{
+    switch (k) {
+    case SVI_NORMAL: return "mean-field Gaussian";
+    case SVI_MVN: return "full-rank Gaussian";
+    case SVI_LOWRANK: return "low-rank plus diagonal Gaussian";
+    case SVI_DELTA: return "point mass at the mode";
+    case SVI_LAPLACE: return "Gaussian at the mode, inverse negative Hessian";
+    }
+    return "";
+}
+
+/* What was fitted, how the fit ended, the ELBO and the cost. */
+static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *res,
+                       const ModeInfo *mi, double d_elbo, double d_se, int ndraws)
 {
     printf("SVI: guide %s", svi_guide_name(s->guide));
     if (s->guide == SVI_LOWRANK)
         printf(":%d", s->rank);
-    printf(" (%s Gaussian on the unconstrained scale), dim %d, optimiser %s, lr %g",
-           s->guide == SVI_DELTA ? "point mass, no" : svi_form_name(g->form), g->dim,
-           svi_optim_name(s->optim), s->lr);
+    printf(" (%s on the unconstrained scale), dim %d, optimiser %s, lr %g",
+           guide_description(s->guide), g->dim, svi_optim_name(s->optim), s->lr);
     if (s->lr_decay != 1)
         printf(" (decay %g per step)", s->lr_decay);
     printf(", %d particle%s\n", s->particles, s->particles == 1 ? "" : "s");
@@ -611,21 +628,29 @@ static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *
     else if (s->tol == 0)
         printf("ran all %d steps (--tol 0: no convergence check)\n", res->steps);
     else if (isnan(res->rel_change))
-        printf("ran all %d steps: too few to test convergence (needs %d)\n", res->steps,
+        printf("ran all %d steps: too few to test convergence (it needs %d)\n", res->steps,
                3 * SVI_WINDOW - 1);
     else
         printf("ran all %d steps without meeting the convergence rule (last relative change of "
                "the smoothed ELBO %.2g, --tol %g)\n", res->steps, res->rel_change, s->tol);
-    printf("final ELBO %.8g (mean of the last %d step estimates)", res->elbo,
-           res->steps < SVI_WINDOW ? res->steps : SVI_WINDOW);
-    if (ndraws > 0)
-        printf("; %.8g (se %.2g) from the %d draws", dlo, dhi, ndraws);
-    printf("\n");
+    int window = res->steps < SVI_WINDOW ? res->steps : SVI_WINDOW;
+    if (s->guide == SVI_DELTA || s->guide == SVI_LAPLACE) {
+        printf("log p at the mode %.10g (after %d BFGS polish iterations; %.10g before them)\n",
+               mi->lp1, mi->iters, mi->lp0);
+        if (ndraws > 0)
+            printf("final ELBO of the Laplace guide %.8g (se %.2g) from the %d draws\n", d_elbo,
+                   d_se, ndraws);
+    } else {
+        printf("final ELBO %.8g (mean of the last %d step estimates)", res->elbo, window);
+        if (ndraws > 0)
+            printf("; %.8g (se %.2g) from the %d draws", d_elbo, d_se, ndraws);
+        printf("\n");
+    }
     if (res->skipped)
         printf("%d step%s skipped: no draw had a finite log density\n", res->skipped,
                res->skipped == 1 ? "" : "s");
-    printf("%d steps in %.3f s (%.1f us per step, %ld gradient evaluations)\n", res->steps,
-           res->seconds, res->steps ? 1e6 * res->seconds / res->steps : 0.0, res->n_grad);
+    printf("%d steps in %.3f s (%.2f ms per step, %ld gradient evaluations)\n", res->steps,
+           res->seconds, res->steps ? 1e3 * res->seconds / res->steps : 0.0, res->n_grad);
 }
 
 static int print_table(const InferOptions *o, const Draws *d, const SviOptions *s)
@@ -712,11 +737,6 @@ static int draw_guide(const SviOptions *s, Model *m, SviGuide *g,
 
 /* Delta and laplace: polish the mode; laplace then becomes N(mode, (-H)^-1).
  * Returns 0, or 1 after a reported failure. */
-typedef struct {
-    double lp0, lp1;         /* log p before and after the polish */
-    int iters;
-} ModeInfo;
-
 static int finish_mode(const SamplerTarget *t, const Model *m, const SviOptions *s, SviGuide *g,
                        ModeInfo *mi)
 {
@@ -888,14 +908,8 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
         }
     }
     draws_finish(draws);
-    report_fit(s, &g, &res, d_elbo, d_se,
+    report_fit(s, &g, &res, &mi, d_elbo, d_se,
                s->guide != SVI_DELTA && isfinite(d_elbo) ? draws->ndraws : 0);
-    if (s->guide == SVI_DELTA || s->guide == SVI_LAPLACE)
-        printf("mode polished by BFGS: log p %.10g -> %.10g (%d iterations)\n", mi.lp0, mi.lp1,
-               mi.iters);
-    if (s->guide == SVI_LAPLACE)
-        printf("Laplace approximation: covariance = inverse of the negative Hessian at the mode "
-               "(central differences of the gradient, %d evaluations)\n", 2 * g.dim);
     if (draws->ndraws > 0)
         rc = print_table(o, draws, s);
     if (rc == 0 && (res.interrupted || cm_interrupted)) {

@@ -261,6 +261,61 @@ static int cholesky_rowmajor(const double *a, double *l, int n)
     return 0;
 }
 
+/* Stan's cholesky_corr_constrain: z = tanh(y) are canonical partial
+ * correlations, filled row by row into a lower-triangular L with unit-length
+ * rows; returns the log-Jacobian. */
+static double chol_corr_forward(const double *y, int K, double *L)
+{
+    double lp = 0;
+    int p = 0;
+    for (int i = 0; i < K * K; i++)
+        L[i] = 0;
+    L[0] = 1;
+    for (int i = 1; i < K; i++) {
+        double z = tanh(y[p++]);
+        lp += log1p(-z * z);
+        L[i * K] = z;
+        double s = z * z;
+        for (int j = 1; j < i; j++) {
+            z = tanh(y[p++]);
+            lp += log1p(-z * z) + 0.5 * log1p(-s);
+            L[i * K + j] = z * sqrt(1 - s);
+            s += L[i * K + j] * L[i * K + j];
+        }
+        L[i * K + i] = sqrt(1 - s);
+    }
+    return lp;
+}
+
+/* Reverse pass of chol_corr_forward, row by row, recomputing the running
+ * sums of squares instead of storing them. */
+static void chol_corr_backward(const double *y, int K, const double *L, const double *gL, double *gy)
+{
+    int p0 = 0;
+    for (int i = 1; i < K; i++) {
+        double s[64], zs[64];
+        int n = i; /* z values in this row */
+        double acc = 0;
+        for (int j = 0; j < n && j < 64; j++) {
+            zs[j] = tanh(y[p0 + j]);
+            s[j] = acc; /* sum of squares before element j */
+            acc += L[i * K + j] * L[i * K + j];
+        }
+        double gs = gL[i * K + i] * (-0.5 / L[i * K + i]);
+        for (int j = n - 1; j >= 1; j--) {
+            double w = sqrt(1 - s[j]), z = zs[j];
+            double gl = gL[i * K + j] + gs * 2 * L[i * K + j];
+            double gz = gl * w;
+            gs += gl * z * (-0.5 / w) - 0.5 / (1 - s[j]);
+            gy[p0 + j] += gz * (1 - z * z) - 2 * z;
+        }
+        double z0 = zs[0];
+        double gz0 = gL[i * K] + gs * 2 * z0;
+        gy[p0] += gz0 * (1 - z0 * z0) - 2 * z0;
+        p0 += n;
+    }
+}
+
 static void forward_lpdf(Tape *t, TapeOp *op)
 {
     const DistInfo *d = op->paux;
@@ -523,6 +578,9 @@ void tape_eval_op(Tape *t, TapeOp *op)
         out[0] = ffi_call_values(op->paux, ptrs, op->inn);
         return;
     }
+    case OP_B_CHOL_CORR:
+        t->target += chol_corr_forward(t->val + op->in[0], op->iaux[0], out);
+        return;
     case OP__COUNT:
         return;
     }
@@ -801,6 +859,9 @@ static void backward_op(Tape *t, const TapeOp *op)
     case OP_FFI:
         backward_ffi(t, op);
         return;
+    case OP_B_CHOL_CORR:
+        chol_corr_backward(t->val + op->in[0], op->iaux[0], out, ga, t->adj + op->in[0]);
+        return;
     case OP__COUNT:
         return;
     }
@@ -931,6 +992,6 @@ const char *tape_op_name(OpCode c)
         "mul", "div", "pow", "lbeta", "fmin", "fmax", "sum", "dot",
         "log_sum_exp", "cumulative_sum", "softmax", "log_softmax", "matvec",
         "matmul", "transpose", "cholesky", "acc", "lpdf", "lpdf_mv", "trunc",
-        "lower", "upper", "interval", "ordered", "positive_ordered", "simplex", "ffi"};
+        "lower", "upper", "interval", "ordered", "positive_ordered", "simplex", "cholesky_corr", "ffi"};
     return c < OP__COUNT ? names[c] : "?";
 }

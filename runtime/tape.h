@@ -59,6 +59,7 @@ typedef enum {
     OP_B_ORDERED, /* x1 = u1, x_k = x_{k-1} + exp(u_k)                  */
     OP_B_POS_ORDERED,
     OP_B_SIMPLEX, /* stick-breaking, K-1 -> K                           */
+    OP_B_CHOL_CORR,/* K(K-1)/2 -> Cholesky factor of a correlation matrix (iaux0 = K) */
     OP_FFI,       /* out = extern function (paux = IrExtern*)           */
     OP__COUNT
 } OpCode;

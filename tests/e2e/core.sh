@@ -3,7 +3,7 @@
 # format, determinism across thread counts, prior draws and interventions.
 . "$(dirname "$0")/lib.sh"
 
-for m in eight_schools logistic_regression scm ar1 extern_cbrt intervention prelude_gp skew_normal; do
+for m in eight_schools logistic_regression scm ar1 extern_cbrt intervention prelude_gp skew_normal lkj; do
     run $CMRUN --check examples/$m.cm
     expect_rc 0 "check $m"
     [ -s "$TMP/out" ] || [ -s "$TMP/err" ] && bad "check $m is not silent" || ok
@@ -86,6 +86,32 @@ expect_rc 0 "prelude gp prior"
 expect_out "f.5" "gp draws reported"
 run $CMRUN --check-grad examples/prelude_gp.cm --set N=5 --set 'x=[1,2,3,4,5]'
 expect_rc 0 "check-grad through the prelude and cholesky"
+
+# Ctrl-C: complete, valid CSV files holding the draws made so far
+$CMRUN examples/eight_schools.cm --data examples/eight_schools.json --seed 4 --samples 2000000 \
+    --warmup 200 --chains 2 --output "$TMP/int.csv" >"$TMP/int.out" 2>"$TMP/int.err" &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+RC=$?
+[ "$RC" -eq 130 ] && ok || bad "interrupted run: exit $RC, expected 130"
+grep -q "interrupted" "$TMP/int.err" && ok || bad "interrupted run says so"
+for c in 1 2; do
+    f="$TMP/int_$c.csv"
+    [ -f "$f" ] && [ ! -f "$f.tmp" ] && ok || bad "interrupted chain $c: no complete file"
+    awk -F, '/^#/{next} !h{n=NF; h=1; next} { rows++; if (NF != n) bad = 1 } END { exit bad || rows < 1 }' "$f" \
+        && ok || bad "interrupted chain $c: malformed rows"
+done
+
+# LKJ: the marginal of a correlation is 2 Beta(2.5, 2.5) - 1: mean 0, sd 0.4082
+# (tolerances: 4 standard errors with an effective sample size of at least 2000)
+run $CMRUN examples/lkj.cm --seed 3 --chains 2 --output "$TMP/lkj.csv" --quiet
+expect_rc 0 "lkj"
+cat "$TMP"/lkj_1.csv > "$TMP/lkj_all.csv"; grep -v '^#' "$TMP"/lkj_2.csv | tail -n +2 >> "$TMP/lkj_all.csv"
+set -- $(column_stats "$TMP/lkj_all.csv" Omega.2.1)
+within "$1" 0 "$(awk 'BEGIN{print 4*0.4082/sqrt(2000)}')" && ok || bad "LKJ correlation mean $1"
+within "$2" 0.4082 "$(awk 'BEGIN{print 4*0.4082/sqrt(2*2000)}')" && ok || bad "LKJ correlation sd $2"
 
 # static HMC and the dense metric run too
 run $CMRUN examples/eight_schools.cm --data examples/eight_schools.json --infer hmc --steps 8 --chains 2 --seed 3

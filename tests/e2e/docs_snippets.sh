@@ -135,9 +135,10 @@ if [ -f "$IRDOC" ]; then
         ' "$IRDOC" >"$TMP/ir.want"
         run $CMRUN --emit-ir "$f"
         if [ "$RC" -ne 0 ]; then bad "$IRDOC: cmrun --emit-ir $f exits $RC"; continue; fi
-        missing=$(awk 'NR == FNR { want[n++] = $0; next }
+        missing=$(awk 'BEGIN { n = 0; k = 0 }
+                       NR == FNR { want[n++] = $0; next }
                        k < n && $0 == want[k] { k++ }
-                       END { if (k < n) print want[k] }' "$TMP/ir.want" "$TMP/out")
+                       END { if (k < n) print "[" want[k] "]" }' "$TMP/ir.want" "$TMP/out")
         if [ -z "$missing" ] && [ -s "$TMP/ir.want" ]; then ok
         else bad "$IRDOC: the listing of $f differs from --emit-ir at: $missing"; fi
     done

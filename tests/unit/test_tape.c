@@ -168,6 +168,7 @@ int main(void)
         {"ordered", OP_B_ORDERED, 1, {4}, -2, 2, {0}, 4},
         {"positive_ordered", OP_B_POS_ORDERED, 1, {4}, -2, 2, {0}, 4},
         {"simplex", OP_B_SIMPLEX, 1, {3}, -2, 2, {0}, 4},
+        {"cholesky_corr", OP_B_CHOL_CORR, 1, {6}, -1.5, 1.5, {4, 0, 0}, 16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_case(&cases[i]);
