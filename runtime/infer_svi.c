@@ -649,8 +649,8 @@ static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *
     if (res->skipped)
         printf("%d step%s skipped: no draw had a finite log density\n", res->skipped,
                res->skipped == 1 ? "" : "s");
-    printf("%d steps in %.3f s (%.2f ms per step, %ld gradient evaluations)\n", res->steps,
-           res->seconds, res->steps ? 1e3 * res->seconds / res->steps : 0.0, res->n_grad);
+    printf("%d steps in %.3f s (%.3g us per step, %ld gradient evaluations)\n", res->steps,
+           res->seconds, res->steps ? 1e6 * res->seconds / res->steps : 0.0, res->n_grad);
 }
 
 static int print_table(const InferOptions *o, const Draws *d, const SviOptions *s)
