@@ -885,20 +885,29 @@ static int name_taken(Lower *L, AstNode *s)
     return 0;
 }
 
+/* A function's or extern's name, parameter types and result type. */
+static int signature(Lower *L, AstNode *s, int *np, Type **pt, Type *ret)
+{
+    if (name_taken(L, s))
+        return 0;
+    AstNode *params = s->kids[0];
+    *np = params ? params->nkids : 0;
+    *pt = ast_alloc(L->a, sizeof(Type) * (size_t)(*np + 1));
+    int ok;
+    *ret = lower_type_of(L, s->kids[1], NULL, &ok);
+    return ok && (*np == 0 || param_types(L, params, *pt));
+}
+
 static void lower_fn(Lower *L, AstNode *s)
 {
     if (L->fn || L->nloops) {
         diag_error(L->d, s->line, s->col, "functions are defined at the top level only");
         return;
     }
-    if (name_taken(L, s))
-        return;
     AstNode *params = s->kids[0];
-    int np = params ? params->nkids : 0;
-    Type *pt = ast_alloc(L->a, sizeof(Type) * (size_t)(np + 1));
-    int ok;
-    Type ret = lower_type_of(L, s->kids[1], NULL, &ok);
-    if (!ok || (np && !param_types(L, params, pt)))
+    int np;
+    Type *pt, ret;
+    if (!signature(L, s, &np, &pt, &ret))
         return;
     Program *p = L->p;
     IrFn *nf = realloc(p->fns, sizeof(IrFn) * (size_t)(p->nfns + 1));
@@ -960,14 +969,10 @@ static void lower_extern(Lower *L, AstNode *s)
         diag_error(L->d, s->line, s->col, "extern functions are declared at the top level only");
         return;
     }
-    if (name_taken(L, s))
-        return;
     AstNode *params = s->kids[0];
-    int np = params ? params->nkids : 0;
-    Type *pt = ast_alloc(L->a, sizeof(Type) * (size_t)(np + 1));
-    int ok;
-    Type ret = lower_type_of(L, s->kids[1], NULL, &ok);
-    if (!ok || (np && !param_types(L, params, pt)))
+    int np;
+    Type *pt, ret;
+    if (!signature(L, s, &np, &pt, &ret))
         return;
     if (ret.rank != 0 || ret.base == TY_BOOL) {
         diag_error(L->d, s->kids[1]->line, s->kids[1]->col,

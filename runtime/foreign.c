@@ -63,44 +63,56 @@ int ffi_resolve(IrExtern *e, const char *model_path, char *err, size_t errlen)
 
 /* Call e with the values at args (doubles in the tape); vectors are passed
  * as (pointer, length). */
-double ffi_call_values(const IrExtern *e, double *const *ptrs, const int *lens)
-{
-    ffi_cif cif;
-    ffi_type *types[32];
-    void *vals[32];
+/* libffi argument lists for e's declared signature: real -> double,
+ * int -> long, a vector -> (pointer, length); `extra` more slots follow. */
+typedef struct {
+    ffi_type *types[34];
+    void *vals[34];
     double dv[16];
     long lv[16], nv[16];
     void *pv[16];
-    int na = 0;
+    int n;
+} FfiArgs;
+
+static void marshal(const IrExtern *e, double *const *ptrs, const int *lens, FfiArgs *a)
+{
+    a->n = 0;
     for (int k = 0; k < e->nparams && k < 16; k++) {
         if (e->ptypes[k].rank == 0) {
             if (e->ptypes[k].base == TY_INT) {
-                lv[k] = (long)ptrs[k][0];
-                types[na] = &ffi_type_slong;
-                vals[na++] = &lv[k];
+                a->lv[k] = (long)ptrs[k][0];
+                a->types[a->n] = &ffi_type_slong;
+                a->vals[a->n++] = &a->lv[k];
             } else {
-                dv[k] = ptrs[k][0];
-                types[na] = &ffi_type_double;
-                vals[na++] = &dv[k];
+                a->dv[k] = ptrs[k][0];
+                a->types[a->n] = &ffi_type_double;
+                a->vals[a->n++] = &a->dv[k];
             }
         } else {
-            pv[k] = ptrs[k];
-            nv[k] = lens[k];
-            types[na] = &ffi_type_pointer;
-            vals[na++] = &pv[k];
-            types[na] = &ffi_type_slong;
-            vals[na++] = &nv[k];
+            a->pv[k] = ptrs[k];
+            a->nv[k] = lens[k];
+            a->types[a->n] = &ffi_type_pointer;
+            a->vals[a->n++] = &a->pv[k];
+            a->types[a->n] = &ffi_type_slong;
+            a->vals[a->n++] = &a->nv[k];
         }
     }
+}
+
+/* Call e with the values at ptrs (doubles in the tape). */
+double ffi_call_values(const IrExtern *e, double *const *ptrs, const int *lens)
+{
+    FfiArgs a;
+    ffi_cif cif;
+    marshal(e, ptrs, lens, &a);
     ffi_type *rt = e->ret.base == TY_INT ? &ffi_type_slong : &ffi_type_double;
-    if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, rt, types) != FFI_OK)
+    if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)a.n, rt, a.types) != FFI_OK)
         return NAN;
     union {
         double d;
-        long l;
         ffi_arg a;
     } r;
-    ffi_call(&cif, FFI_FN(e->sym), &r, vals);
+    ffi_call(&cif, FFI_FN(e->sym), &r, a.vals);
     return e->ret.base == TY_INT ? (double)(long)r.a : r.d;
 }
 
@@ -127,40 +139,15 @@ Value vops_extern(Exec *ex, const IrInstr *in, const Value *args, int nargs)
 
 void ffi_gradient(const IrExtern *e, double *const *ptrs, const int *lens, double *grad)
 {
-    if (e->grad) {
-        /* the same call with one more pointer argument */
+    if (e->grad) { /* the same call with one more pointer argument */
+        FfiArgs a;
         ffi_cif cif;
-        ffi_type *types[34];
-        void *vals[34];
-        double dv[16];
-        long lv[16], nv[16];
-        void *pv[16];
-        int na = 0;
-        for (int k = 0; k < e->nparams && k < 16; k++) {
-            if (e->ptypes[k].rank == 0) {
-                if (e->ptypes[k].base == TY_INT) {
-                    lv[k] = (long)ptrs[k][0];
-                    types[na] = &ffi_type_slong;
-                    vals[na++] = &lv[k];
-                } else {
-                    dv[k] = ptrs[k][0];
-                    types[na] = &ffi_type_double;
-                    vals[na++] = &dv[k];
-                }
-            } else {
-                pv[k] = ptrs[k];
-                nv[k] = lens[k];
-                types[na] = &ffi_type_pointer;
-                vals[na++] = &pv[k];
-                types[na] = &ffi_type_slong;
-                vals[na++] = &nv[k];
-            }
-        }
+        marshal(e, ptrs, lens, &a);
         void *gp = grad;
-        types[na] = &ffi_type_pointer;
-        vals[na++] = &gp;
-        if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)na, &ffi_type_void, types) == FFI_OK)
-            ffi_call(&cif, FFI_FN(e->grad), NULL, vals);
+        a.types[a.n] = &ffi_type_pointer;
+        a.vals[a.n++] = &gp;
+        if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, (unsigned)a.n, &ffi_type_void, a.types) == FFI_OK)
+            ffi_call(&cif, FFI_FN(e->grad), NULL, a.vals);
         return;
     }
     int g = 0;

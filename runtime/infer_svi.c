@@ -309,7 +309,12 @@ static int write_params(const char *path, const Model *m, const SviGuide *g, Svi
     fprintf(f, "  \"model\": \"%s\",\n  \"guide\": \"%s\",\n  \"form\": \"%s\",\n", model_name,
             svi_guide_name(kind), svi_form_name(g->form));
     fprintf(f, "  \"dim\": %d,\n  \"rank\": %d,\n  \"scale_transform\": \"exp\",\n", d, r);
-    fprintf(f, "  \"steps\": %d,\n  \"elbo\": %.17g,\n  \"sites\": [", steps, isfinite(elbo) ? elbo : 0.0);
+    fprintf(f, "  \"steps\": %d,\n  \"elbo\": ", steps);
+    if (isfinite(elbo))
+        fprintf(f, "%.17g", elbo);
+    else
+        fputs("null", f);
+    fprintf(f, ",\n  \"sites\": [");
     for (int k = 0; k < ns; k++)
         fprintf(f, "%s\n    {\"name\": \"%s\", \"offset\": %d, \"size\": %d}", k ? "," : "",
                 spans[k].name, spans[k].offset, spans[k].size);
@@ -319,26 +324,19 @@ static int write_params(const char *path, const Model *m, const SviGuide *g, Svi
         fprintf(f, ",\n  \"scale\": ");
         write_vector(f, g->scale, d, 1);
     }
-    if (g->form == SVI_FORM_TRIL) {
-        fprintf(f, ",\n  \"scale_tril\": [");
-        const double *l = g->theta + 2 * d;
-        for (int i = 0; i < d; i++) {
-            fprintf(f, "%s\n    [", i ? "," : "");
-            for (int j = 0; j < d; j++) {
-                double v = j < i ? l[(size_t)i * (i - 1) / 2 + j] : j == i ? g->scale[i] : 0.0;
-                fprintf(f, "%s%.17g", j ? ", " : "", v);
-            }
-            fputc(']', f);
-        }
-        fprintf(f, "\n  ]");
-    }
-    if (g->form == SVI_FORM_LOWRANK) {
-        fprintf(f, ",\n  \"cov_factor\": [");
-        for (int i = 0; i < d; i++) {
+    if (g->form == SVI_FORM_TRIL || g->form == SVI_FORM_LOWRANK) {
+        /* the covariance factor in natural units: L, or the cov_factor F of
+         * Sigma = F F^T + diag(scale^2) */
+        int cols = g->form == SVI_FORM_TRIL ? d : r;
+        double *row = malloc(sizeof(double) * (size_t)(cols + 1));
+        fprintf(f, ",\n  \"%s\": [", g->form == SVI_FORM_TRIL ? "scale_tril" : "cov_factor");
+        for (int i = 0; row && i < d; i++) {
+            svi_guide_cov_row_factor(g, i, row);
             fprintf(f, "%s\n    ", i ? "," : "");
-            write_vector(f, g->theta + 2 * d + (size_t)i * r, r, 1);
+            write_vector(f, row, cols, 1);
         }
         fprintf(f, "\n  ]");
+        free(row);
     }
     fprintf(f, "\n}\n");
     int bad = ferror(f);
@@ -453,45 +451,27 @@ static int load_params(const char *path, const Model *m, SviGuide *g, const SviO
                  rank && rank->type == J_NUM ? rank->num : NAN, g->rank);
     } else if (check_sites(jget(&root, "sites"), m, path, err, errlen) == 0 &&
                read_numbers(jget(&root, "loc"), d, g->theta, 1, "loc", path, err, errlen) == 0) {
-        rc = 0;
-        if (g->form == SVI_FORM_DIAG || g->form == SVI_FORM_LOWRANK) {
-            rc = read_numbers(jget(&root, "scale"), d, g->theta + d, 1, "scale", path, err, errlen);
-            for (int i = 0; rc == 0 && i < d; i++) {
-                if (!(g->theta[d + i] > 0)) {
-                    snprintf(err, errlen, "--init-params %s: 'scale' element %d is not positive",
-                             path, i + 1);
-                    rc = -1;
-                } else {
-                    g->theta[d + i] = log(g->theta[d + i]);
-                }
-            }
-        }
+        int r = g->rank, cols = g->form == SVI_FORM_TRIL ? d : r;
+        double *loc = malloc(sizeof(double) * (size_t)d), *scale = malloc(sizeof(double) * (size_t)d);
+        double *factor = malloc(sizeof(double) * ((size_t)d * (size_t)cols + 1));
+        rc = loc && scale && factor ? 0 : -1;
+        if (rc == 0)
+            memcpy(loc, g->theta, sizeof(double) * (size_t)d);
+        if (rc == 0 && (g->form == SVI_FORM_DIAG || g->form == SVI_FORM_LOWRANK))
+            rc = read_numbers(jget(&root, "scale"), d, scale, 1, "scale", path, err, errlen);
         if (rc == 0 && g->form == SVI_FORM_LOWRANK)
-            rc = read_rows(jget(&root, "cov_factor"), d, g->rank, g->theta + 2 * d, "cov_factor",
-                           path, err, errlen);
-        if (rc == 0 && g->form == SVI_FORM_TRIL) {
-            double *full = malloc(sizeof(double) * (size_t)d * (size_t)d);
-            rc = full ? read_rows(jget(&root, "scale_tril"), d, d, full, "scale_tril", path, err,
-                                  errlen)
-                      : -1;
-            for (int i = 0; rc == 0 && i < d; i++) {
-                double lii = full[(size_t)i * d + i];
-                if (!(lii > 0)) {
-                    snprintf(err, errlen, "--init-params %s: 'scale_tril' has a diagonal element "
-                             "%d that is not positive", path, i + 1);
-                    rc = -1;
-                    break;
-                }
-                g->theta[d + i] = log(lii);
-                for (int j = 0; j < i; j++)
-                    g->theta[2 * d + (size_t)i * (i - 1) / 2 + j] = full[(size_t)i * d + j];
-            }
-            free(full);
-        }
-        if (rc == 0 && svi_guide_prepare(g) != 0) {
-            snprintf(err, errlen, "--init-params %s: the guide's parameters are not usable", path);
+            rc = read_rows(jget(&root, "cov_factor"), d, r, factor, "cov_factor", path, err, errlen);
+        if (rc == 0 && g->form == SVI_FORM_TRIL)
+            rc = read_rows(jget(&root, "scale_tril"), d, d, factor, "scale_tril", path, err, errlen);
+        if (rc == 0 && svi_guide_set_factor(g, loc, scale, factor) != 0) {
+            snprintf(err, errlen, "--init-params %s: the guide's scales (%s) must be positive and "
+                     "finite", path, g->form == SVI_FORM_TRIL ? "the diagonal of 'scale_tril'"
+                                                              : "'scale'");
             rc = -1;
         }
+        free(loc);
+        free(scale);
+        free(factor);
     }
     jval_free(&root);
     source_free(&src);
@@ -620,7 +600,9 @@ static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *
     if (s->lr_decay != 1)
         printf(" (decay %g per step)", s->lr_decay);
     printf(", %d particle%s\n", s->particles, s->particles == 1 ? "" : "s");
-    if (res->converged)
+    if (res->steps == 0)
+        printf("no optimisation steps: the guide is the starting one\n");
+    else if (res->converged)
         printf("converged at step %d: the smoothed ELBO's relative change stayed below --tol %g "
                "for %d steps\n", res->steps, s->tol, SVI_WINDOW);
     else if (res->interrupted)
@@ -641,16 +623,19 @@ static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *
             printf("final ELBO of the Laplace guide %.8g (se %.2g) from the %d draws\n", d_elbo,
                    d_se, ndraws);
     } else {
-        printf("final ELBO %.8g (mean of the last %d step estimates)", res->elbo, window);
+        if (window > 0)
+            printf("final ELBO %.8g (mean of the last %d step estimates)%s", res->elbo, window,
+                   ndraws > 0 ? "; " : "\n");
         if (ndraws > 0)
-            printf("; %.8g (se %.2g) from the %d draws", d_elbo, d_se, ndraws);
-        printf("\n");
+            printf("%s%.8g (se %.2g) from the %d draws\n", window > 0 ? "" : "ELBO ", d_elbo, d_se,
+                   ndraws);
     }
     if (res->skipped)
         printf("%d step%s skipped: no draw had a finite log density\n", res->skipped,
                res->skipped == 1 ? "" : "s");
-    printf("%d steps in %.3f s (%.3g us per step, %ld gradient evaluations)\n", res->steps,
-           res->seconds, res->steps ? 1e6 * res->seconds / res->steps : 0.0, res->n_grad);
+    printf("%d steps in %.3f s, %.3f s CPU (%.3g us per step; %ld gradient evaluations)\n",
+           res->steps, res->seconds, res->cpu_seconds,
+           res->steps ? 1e6 * res->seconds / res->steps : 0.0, res->n_grad);
 }
 
 static int print_table(const InferOptions *o, const Draws *d, const SviOptions *s)

@@ -15,6 +15,16 @@
 #include "exec.h"
 #include "vops.h"
 
+/* A multivariate distribution's arguments as the DArrs its row takes. */
+static void dist_params(Exec *ex, const SiteMsg *m, DArr *p)
+{
+    for (int k = 0; k < m->nargs; k++) {
+        p[k].x = ex->tape->val + m->args[k].slot;
+        p[k].n = m->args[k].rank >= 1 ? m->args[k].dims[0] : 1;
+        p[k].m = m->args[k].rank >= 2 ? m->args[k].dims[1] : 1;
+    }
+}
+
 /* The shape of the site's value when sampled whole: declared, or implied
  * by the arguments (broadcast) or by a multivariate distribution. */
 void exec_site_shape(Exec *ex, SiteMsg *m)
@@ -37,11 +47,7 @@ void exec_site_shape(Exec *ex, SiteMsg *m)
             }
     } else {
         DArr p[DIST_MAX_PARAMS];
-        for (int k = 0; k < m->nargs; k++) {
-            p[k].x = ex->tape->val + m->args[k].slot;
-            p[k].n = m->args[k].rank >= 1 ? m->args[k].dims[0] : 1;
-            p[k].m = m->args[k].rank >= 2 ? m->args[k].dims[1] : 1;
-        }
+        dist_params(ex, m, p);
         int rows = 1, cols = 1;
         char err[200] = "";
         if (d->mv_shape(p, &rows, &cols, err, sizeof err) != 0)
@@ -122,11 +128,7 @@ Value exec_draw(Exec *ex, SiteMsg *m)
         }
     } else {
         DArr p[DIST_MAX_PARAMS];
-        for (int k = 0; k < m->nargs; k++) {
-            p[k].x = ex->tape->val + m->args[k].slot;
-            p[k].n = m->args[k].rank >= 1 ? m->args[k].dims[0] : 1;
-            p[k].m = m->args[k].rank >= 2 ? m->args[k].dims[1] : 1;
-        }
+        dist_params(ex, m, p);
         if (!d->mv_sample)
             exec_fail(ex, m->line, m->col, "%s has no sampler", d->name);
         d->mv_sample(ex->rng, p, out);

@@ -98,10 +98,14 @@ typedef enum { SVI_FORM_POINT, SVI_FORM_DIAG, SVI_FORM_TRIL, SVI_FORM_LOWRANK } 
 
 /* A guide's parameters live in one flat vector theta[nparams]:
  *   loc          [dim]                          every form
- *   log_scale    [dim]                          DIAG, TRIL (log of L's diagonal),
- *                                               LOWRANK (log of the diagonal sd)
- *   off-diagonal [dim*(dim-1)/2]                TRIL: L[i][j], j < i, row by row
+ *   log_scale    [dim]                          DIAG, TRIL, LOWRANK: s, scale = exp(s)
+ *   unit factor  [dim*(dim-1)/2]                TRIL: U[i][j], j < i, row by row
  *   cov_factor   [dim*rank]                     LOWRANK: W, row-major
+ * with, writing D = diag(exp(s)),
+ *   DIAG     Sigma = D^2
+ *   TRIL     Sigma = L L^T,  L = D U, U unit lower triangular (Pyro's
+ *            AutoMultivariateNormal parameterisation)
+ *   LOWRANK  Sigma = D (W W^T + I) D (Pyro's AutoLowRankMultivariateNormal)
  * so the optimiser sees one vector and the gradient has the same layout.
  * Everything a step needs is allocated by svi_guide_init(). */
 typedef struct {
@@ -114,7 +118,7 @@ typedef struct {
     double log_det;          /* log det of the covariance (not for POINT) */
     /* the last draw's standard normals: dim (+ rank for LOWRANK: e1 first) */
     double *eps;
-    /* LOWRANK: C = I + W^T D^-2 W (its Cholesky factor), M = W C^-1 */
+    /* LOWRANK: the Cholesky factor of C = I + W^T W, and M = W C^-1 */
     gsl_matrix *cap;
     double *cap_m;           /* [dim*rank] */
     double *work;            /* [dim + rank] */
@@ -146,6 +150,15 @@ void svi_guide_add_path_grad(const SviGuide *g, const double *glogp, double w, d
 void svi_guide_add_entropy_grad(const SviGuide *g, double *grad);
 /* Marginal sd of coordinate i (0 for a point mass). */
 double svi_guide_marginal_sd(const SviGuide *g, int i);
+/* Row i of the guide's covariance factor in natural units: TRIL, L = D U
+ * (dim values, zeros above the diagonal); LOWRANK, D W (rank values);
+ * Sigma = L L^T, or (D W)(D W)^T + D^2. */
+void svi_guide_cov_row_factor(const SviGuide *g, int i, double *row);
+/* Set g from natural parameters: loc; scale (DIAG: sd, LOWRANK: the
+ * diagonal D); factor (TRIL: L, dim*dim row-major lower triangular;
+ * LOWRANK: D W, dim*rank row-major).  Returns 0, or -1 when a scale is not
+ * positive and finite. */
+int svi_guide_set_factor(SviGuide *g, const double *loc, const double *scale, const double *factor);
 /* Turn g (TRIL) into N(loc, P^-1) for a symmetric precision P (dim*dim,
  * row-major, overwritten).  Returns 0, or -1 when P is not positive
  * definite. */
@@ -186,6 +199,7 @@ typedef struct {
     long n_grad;             /* log-density gradient evaluations */
     int skipped;             /* steps where no particle had a finite log density */
     double seconds;          /* wall time of the optimisation */
+    double cpu_seconds;      /* process CPU time of the optimisation */
     int status;              /* SVI_OK or an SVI_* failure */
     int bad_coord;           /* with SVI_NOT_FINITE: a coordinate whose gradient was not finite */
     char message[512];

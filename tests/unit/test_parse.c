@@ -809,6 +809,20 @@ static void test_odd_inputs(void)
     }
     CHECK(clean, "prefixes of the eight-schools program");
 
+    /* fuzz regression: looking past a newline for `else` must stop at the
+     * sentinel (memcmp read 4 bytes past the end of a heap copy) */
+    static const char *const tails[] = {"x = 1\n", "x = 1\ne", "x = 1\nel", "x = 1\nels",
+                                        "if a {}\nelse {}", "x = 1\n#"};
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        size_t len = strlen(tails[i]);
+        char *copy = malloc(len + 1); /* exact size, as source_read and the fuzzer allocate */
+        memcpy(copy, tails[i], len + 1);
+        Parse *q = parse_len(copy, len);
+        CHECK(q->prog->kind == AST_PROGRAM, "tail %zu", i);
+        done(q);
+        free(copy);
+    }
+
     /* a UTF-8 byte order mark at the start is skipped; anywhere else it is an error */
     PARSES_AS("\xEF\xBB\xBFx = 1", "(ASSIGN x _ 1)");
     FAILS_WITH("x = 1\n\xEF\xBB\xBFy = 2", "2:1: error: unexpected character");

@@ -64,28 +64,24 @@ static double gauss_logp(void *ctx, const double *q, double *g)
     return lp;
 }
 
-/* covariance of a guide, dense (for checks only) */
+/* covariance of a guide, dense, from its natural factor (for checks only) */
 static void guide_cov(const SviGuide *g, double *cov)
 {
-    int d = g->dim, r = g->rank;
-    double *s = calloc((size_t)d * d, sizeof(double)); /* square-root factor, d x (d + r) */
+    int d = g->dim, c = g->form == SVI_FORM_TRIL ? d : g->rank;
+    double *f = calloc((size_t)d * (size_t)(c + 1), sizeof(double));
+    if (g->form == SVI_FORM_TRIL || g->form == SVI_FORM_LOWRANK)
+        for (int i = 0; i < d; i++)
+            svi_guide_cov_row_factor(g, i, f + (size_t)i * c);
     for (int i = 0; i < d; i++)
         for (int j = 0; j < d; j++) {
             double v = 0;
-            if (g->form == SVI_FORM_DIAG || g->form == SVI_FORM_LOWRANK)
-                v = i == j ? g->scale[i] * g->scale[i] : 0;
-            if (g->form == SVI_FORM_LOWRANK)
-                for (int a = 0; a < r; a++)
-                    v += g->theta[2 * d + i * r + a] * g->theta[2 * d + j * r + a];
-            if (g->form == SVI_FORM_TRIL)
-                for (int k = 0; k <= (i < j ? i : j); k++) {
-                    double lik = k == i ? g->scale[i] : g->theta[2 * d + i * (i - 1) / 2 + k];
-                    double ljk = k == j ? g->scale[j] : g->theta[2 * d + j * (j - 1) / 2 + k];
-                    v += lik * ljk;
-                }
+            if (g->form != SVI_FORM_TRIL && i == j)
+                v = g->scale[i] * g->scale[i];
+            for (int k = 0; k < c; k++)
+                v += f[i * c + k] * f[j * c + k];
             cov[i * d + j] = v;
         }
-    free(s);
+    free(f);
 }
 
 /* log N(z; loc, cov) by a dense Cholesky (GSL), and 0.5 log det(2 pi e cov) */
