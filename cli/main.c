@@ -24,6 +24,7 @@
 #include "ir.h"
 #include "model_dag.h"
 #include "summary.h"
+#include "svi.h"
 
 #define CM_VERSION_STRING "cmrun 0.1"
 
@@ -35,7 +36,7 @@ static void usage(FILE *out)
           "Actions (default: --infer nuts):\n"
           "  --check                 parse and check the model (with --data: shapes too)\n"
           "  --emit-ir               print the model's IR\n"
-          "  --infer ENGINE          nuts | hmc | prior | is | enum\n"
+          "  --infer ENGINE          nuts | hmc | prior | is | enum | svi\n"
           "  --check-grad            compare autodiff gradients with finite differences\n"
           "  --graph                 print the causal DAG (--graph-format dot|text)\n"
           "  --dsep 'x, y | z'       are x and y d-separated given z?\n"
@@ -57,6 +58,11 @@ static void usage(FILE *out)
           "  --seed N  --threads N  --output FILE.csv  --adapt-delta X (0.8)\n"
           "  --max-depth N (10)  --metric diag|dense|unit  --init R (2)  --steps L (hmc)\n"
           "  --no-adapt              fixed step size and unit metric\n"
+          "SVI (--infer svi, see docs/svi.md):\n"
+          "  --guide normal|mvn|lowrank:R|delta|laplace (normal)  --steps N (5000)\n"
+          "  --optim adam|clipped-adam|sgd (adam)  --lr X (0.01)  --lr-decay X (1)\n"
+          "  --particles N (1)  --tol X (1e-4)  --samples N (1000)  --guide-init mode|zero\n"
+          "  --elbo-out FILE.csv  --params-out FILE.json  --init-params FILE.json\n"
           "  --quiet                 no progress display\n"
           "  --help, --version\n",
           out);
@@ -78,6 +84,8 @@ typedef struct {
     const char **summary_files;
     int nsummary;
     InferOptions io;
+    SviOptions svi;
+    long steps;             /* --steps: leapfrog steps (hmc) or optimisation steps (svi); -1 unset */
     int quiet;
 } Cli;
 
@@ -141,6 +149,8 @@ static int set_action(Cli *c, const char *a)
 static int parse_args(Cli *c, int argc, char **argv)
 {
     sampler_config_default(&c->io.cfg);
+    svi_options_default(&c->svi);
+    c->steps = -1;
     c->io.chains = 4;
     c->io.threads = -1;
     c->io.samples = -1;
@@ -151,6 +161,16 @@ static int parse_args(Cli *c, int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double x;
+        char svi_err[512];
+        int svi_rc = svi_parse_flag(&c->svi, a, v, svi_err, sizeof svi_err);
+        if (svi_rc < 0) {
+            fprintf(stderr, "cmrun: %s\n", svi_err);
+            return -1;
+        }
+        if (svi_rc > 0) {
+            i++;
+            continue;
+        }
 #define NEED_VALUE()                                                           \
     do {                                                                       \
         if (!v) {                                                              \
@@ -199,8 +219,9 @@ static int parse_args(Cli *c, int argc, char **argv)
         } else if (!strcmp(a, "--infer")) {
             NEED_VALUE();
             if (strcmp(v, "nuts") && strcmp(v, "hmc") && strcmp(v, "prior") && strcmp(v, "is") &&
-                strcmp(v, "enum"))
-                return fail("--infer must be one of nuts, hmc, prior, is, enum; got '%s'%s", v, ""), -1;
+                strcmp(v, "enum") &&
+                strcmp(v, "svi"))
+                return fail("--infer must be one of nuts, hmc, prior, is, enum, svi; got '%s'%s", v, ""), -1;
             if (set_action(c, "infer")) return -1;
             c->engine = v;
         } else if (!strcmp(a, "--data")) {
@@ -276,8 +297,8 @@ static int parse_args(Cli *c, int argc, char **argv)
             c->io.cfg.init_radius = x;
         } else if (!strcmp(a, "--steps")) {
             NEED_VALUE();
-            if (parse_long(a, v, 1, 100000, &n)) return -1;
-            c->io.cfg.hmc_steps = (int)n;
+            if (parse_long(a, v, 0, 100000000, &n)) return -1;
+            c->steps = n;
         } else if (!strcmp(a, "--no-adapt")) {
             c->io.cfg.adapt = 0;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -304,8 +325,18 @@ static int parse_args(Cli *c, int argc, char **argv)
         return fail("--effect and --counterfactual are separate queries; give one%s%s", "", ""), -1;
     if (!c->engine)
         c->engine = c->counterfactual || (c->effect && c->ndata == 0) ? "is" : "nuts";
-    if (c->io.cfg.hmc_steps > 0 && strcmp(c->engine, "hmc") != 0)
-        return fail("--steps applies to --infer hmc only%s%s", "", ""), -1;
+    if (c->steps >= 0 && strcmp(c->engine, "hmc") != 0 && strcmp(c->engine, "svi") != 0)
+        return fail("--steps applies to --infer hmc and svi only%s%s", "", ""), -1;
+    if ((c->steps == 0 || c->steps > 100000) && !strcmp(c->engine, "hmc"))
+        return fail("--steps for --infer hmc needs an integer in 1..100000%s%s", "", ""), -1;
+    if (!strcmp(c->engine, "svi")) {
+        if (c->steps >= 0)
+            c->svi.steps = (int)c->steps;
+    } else {
+        c->io.cfg.hmc_steps = c->steps > 0 ? (int)c->steps : 0;
+        if (c->svi.flag_seen)
+            return fail("%s applies to --infer svi only%s", c->svi.flag_seen, ""), -1;
+    }
     if (!strcmp(c->engine, "hmc") && c->io.cfg.hmc_steps == 0)
         c->io.cfg.hmc_steps = 10;
     if (c->counterfactual && c->ndos == 0)
@@ -336,6 +367,15 @@ static int split_query(const char *q, const char ***out)
     free(copy);
     *out = arr;
     return n;
+}
+
+static void cli_free(Cli *c)
+{
+    free(c->data_files);
+    free(c->sets);
+    free(c->givens);
+    free(c->dos);
+    free(c->summary_files);
 }
 
 static int run_summary(Cli *c)
@@ -410,8 +450,11 @@ static int setup_effect(const Cli *c, const Program *prog, CausalQuery *cq, DoHa
     cq->effect_a = a;
     cq->effect_b = b;
     cq->effect_on = c->effect_on;
-    cq->label_a = a->e[a->n - 1].name;
-    cq->label_b = b->e[b->n - 1].name;
+    static char label_a[400], label_b[400]; /* live as long as the run */
+    snprintf(label_a, sizeof label_a, "%s=%s", name, va);
+    snprintf(label_b, sizeof label_b, "%s=%s", name, vb);
+    cq->label_a = label_a;
+    cq->label_b = label_b;
     if (c->where) {
         if (where_parse(&cq->where, prog, c->where, err, errlen) != 0)
             return -1;
@@ -437,14 +480,20 @@ int main(int argc, char **argv)
     Cli c;
     memset(&c, 0, sizeof c);
     gsl_set_error_handler_off(); /* numerical failures become NaN, not abort() */
-    if (parse_args(&c, argc, argv) != 0)
+    if (parse_args(&c, argc, argv) != 0) {
+        cli_free(&c);
         return 2;
-    if (!strcmp(c.action, "summary"))
-        return run_summary(&c);
+    }
+    if (!strcmp(c.action, "summary")) {
+        int r = run_summary(&c);
+        cli_free(&c);
+        return r;
+    }
 
     Source src;
     if (source_read(&src, c.model) != 0) {
         fprintf(stderr, "cmrun: cannot read '%s': %s\n", c.model, strerror(errno));
+        cli_free(&c);
         return 2;
     }
     Diag diag;
@@ -452,6 +501,7 @@ int main(int argc, char **argv)
     Program *prog = cm_compile(&src, &diag);
     if (!prog) {
         source_free(&src);
+        cli_free(&c);
         return 2;
     }
     int rc = 0;
@@ -480,12 +530,22 @@ int main(int argc, char **argv)
             rc = 2;
             goto out_data;
         }
-    for (int i = 0; i < c.nsets; i++)
+    for (int i = 0; i < c.nsets; i++) {
         if (data_set_from_arg(&data, c.sets[i], "--set", err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             rc = 2;
             goto out_data;
         }
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(c.sets[i], "="), c.sets[i]);
+        int v = program_find_var(prog, name);
+        if (v < 0 || (!prog->vars[v].declared_data && prog->vars[v].role != VAR_SITE)) {
+            fprintf(stderr, "cmrun: --set %s: '%s' is not data or a site of %s\n", c.sets[i], name,
+                    c.model);
+            rc = 2;
+            goto out_data;
+        }
+    }
     for (int i = 0; i < c.ngivens; i++) {
         if (data_set_from_arg(&data, c.givens[i], "--given", err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
@@ -569,7 +629,8 @@ int main(int argc, char **argv)
     /* --do on a site the data observe: infer from the data as observed, and
        report the world under the intervention per draw (name_do) */
     int do_on_evidence = 0;
-    for (int i = 0; i < dos.n && !c.counterfactual && !c.effect; i++) {
+    int posterior = strcmp(c.engine, "prior") != 0 && strcmp(c.engine, "enum") != 0;
+    for (int i = 0; posterior && i < dos.n && !c.counterfactual && !c.effect; i++) {
         int v = program_find_var(prog, dos.e[i].name);
         if (data_find(&data, dos.e[i].name) && v >= 0 && prog->vars[v].role == VAR_SITE)
             do_on_evidence = 1;
@@ -608,6 +669,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(c.engine, "prior")) {
         o.samples = o.samples > 0 ? o.samples : 1000;
         rc = infer_prior(&o);
+    } else if (!strcmp(c.engine, "svi")) {
+        c.svi.samples = o.samples > 0 ? o.samples : 1000;
+        rc = infer_svi(&o, &c.svi);
     } else if (!strcmp(c.engine, "enum")) {
         rc = infer_enum(&o);
     } else if (o.cq && (!strcmp(c.engine, "is") || !strcmp(c.engine, "prior"))) {
@@ -633,10 +697,6 @@ out_data:
 out:
     program_free(prog);
     source_free(&src);
-    free(c.data_files);
-    free(c.sets);
-    free(c.givens);
-    free(c.dos);
-    free(c.summary_files);
+    cli_free(&c);
     return rc;
 }

@@ -24,6 +24,7 @@ static int lower_prelude(Lower *L, AstArena *arena)
         L->d = &d;
         for (int i = 0; i < ast->nkids; i++)
             lower_fn_statement(L, ast->kids[i]);
+        L->nprelude = L->p->nfns;
     }
     if (diag_failed(&d)) {
         fprintf(stderr, "cmrun: internal error: the prelude does not compile\n");

@@ -27,6 +27,7 @@ int ir_emit(IrCode *c, IrOp op, int line, int col)
     in->op = op;
     in->dst = in->a = in->b = in->c = -1;
     in->jump = -1;
+    in->var = -1;
     in->line = line;
     in->col = col;
     return c->n++;
@@ -182,6 +183,8 @@ static void print_code(FILE *out, const Program *p, const IrCode *c, const IrVar
             break;
         case IR_FACTOR:
             fprintf(out, "factor %%%d", in->a);
+            if (in->var >= 0)
+                fprintf(out, "    ; density of @%s: cut by do()", vn);
             break;
         case IR_LOOP:
             fprintf(out, "%s %%%d = %%%d .. %%%d", in->sub ? "plate" : "loop", in->dst, in->a,

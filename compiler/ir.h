@@ -78,7 +78,9 @@ typedef enum {
     IR_SAMPLE,   /* var[args[0..nidx-1]] ~ dist(args[nidx..nargs-ndims-1]);
                     the last ndims args are the declared shape; a, b =
                     truncation bounds or -1                                */
-    IR_FACTOR,   /* target += a                                           */
+    IR_FACTOR,   /* target += a; with var >= 0 it is the density of the site
+                    sampled just before (a user distribution), skipped when
+                    that site was intervened on                           */
     IR_LOOP,     /* dst = a .. b: first iteration or jump to `jump` (past ENDLOOP);
                     sub = 1 for a plate (fn = plate id), c = subsample size or -1 */
     IR_ENDLOOP,  /* next iteration of the LOOP at `jump`                  */

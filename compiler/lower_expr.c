@@ -86,6 +86,8 @@ static Ex lower_ident(Lower *L, AstNode *e)
     }
     NameInfo *n = lower_name(L, e->name);
     if (!n || n->var < 0) {
+        if (n && n->top >= 0 && diag_failed(L->d))
+            return bad(); /* its definition failed and was reported */
         if (n && n->top >= 0) {
             int line = n->first ? n->first->line : 0;
             diag_error(L->d, e->line, e->col, "'%s' is used before it is defined%s", e->name,
@@ -110,6 +112,8 @@ static Ex lower_ident(Lower *L, AstNode *e)
     }
     IrVar *v = &L->p->vars[n->var];
     if (!n->defined) {
+        if (diag_failed(L->d))
+            return bad();
         diag_error(L->d, e->line, e->col, "'%s' is used before it is defined", e->name);
         if (n->first)
             diag_note(L->d, n->first->line, n->first->col, "'%s' is defined here", e->name);
@@ -148,7 +152,7 @@ static Ex lower_index(Lower *L, AstNode *e)
     int *args = alloc_args(L, 2 * nitems);
     unsigned char *kinds = ast_alloc(L->a, (size_t)(2 * nitems + 1));
     int na = 0, rank = base.ty.rank, ok = 1;
-    L->suppress_reads++;
+    /* a site read in an index (mu[z]) is a parent like any other read */
     for (int k = 1; k < e->nkids; k++) {
         AstNode *ix = e->kids[k];
         if (ix->kind == AST_ALL) {
@@ -180,7 +184,6 @@ static Ex lower_index(Lower *L, AstNode *e)
             args[na++] = x.reg;
         }
     }
-    L->suppress_reads--;
     if (!ok)
         return bad();
     int i = ir_emit(L->code, IR_INDEX, e->line, e->col);

@@ -59,6 +59,7 @@ typedef struct {
     int suppress_reads;            /* inside index positions and loop bounds */
     int cond_reads[64];            /* reads of enclosing if conditions    */
     int ncond_reads;
+    int nprelude;                  /* functions 0..nprelude-1 come from the prelude */
 } Lower;
 
 typedef struct {

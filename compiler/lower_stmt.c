@@ -417,6 +417,7 @@ static void emit_user_density(Lower *L, AstNode *s, int var, int nidx, const int
     int lp = in->dst = ir_new_reg(L->code);
     int fa = ir_emit(L->code, IR_FACTOR, s->line, s->col);
     L->code->code[fa].a = lp;
+    L->code->code[fa].var = var; /* the site's density: dropped when do() replaces it */
 }
 
 static void lower_sample(Lower *L, AstNode *s)
@@ -522,14 +523,21 @@ static void lower_sample(Lower *L, AstNode *s)
         }
         site = (Type){elem.base, (signed char)nidx};
     }
+    if (n->var >= 0 && nidx && L->p->vars[n->var].con != CON_NONE) {
+        diag_error(L->d, s->line, s->col,
+                   "'%s' has a constrained type: sample the whole site at once ('%s ~ ...'), not "
+                   "element by element",
+                   id->name, id->name);
+        return;
+    }
     if (n->var >= 0) {
         IrVar *v = &L->p->vars[n->var];
         if (v->con != CON_NONE && con == CON_NONE)
             con = v->con;
         Type have = v->type;
         int rank_ok = have.rank == site.rank || (n->indexed && !v->declared_data && have.rank == nidx);
-        if (!rank_ok && v->declared_data && !nidx && d->lpdf && site.rank <= have.rank)
-            rank_ok = 1; /* scalar arguments broadcast over declared data */
+        if (!rank_ok && !nidx && d->lpdf && site.rank <= have.rank)
+            rank_ok = 1; /* scalar arguments broadcast over a declared shape */
         if (!rank_ok || (have.base == TY_REAL && elem.base == TY_INT && v->declared_data)) {
             diag_error(L->d, s->line, s->col, "'%s' is %s (declared at %d:%d), but here it gets %s",
                        id->name, type_str(have), v->line, v->col, type_str(site));
@@ -537,6 +545,7 @@ static void lower_sample(Lower *L, AstNode *s)
         }
         if (!v->declared_data || elem.base == TY_INT)
             v->type.base = elem.base;
+        site = v->type;
         if (have.base == TY_INT && elem.base == TY_REAL && v->declared_data)
             v->type.base = TY_INT; /* int data observed by a continuous density */
     } else {
@@ -635,6 +644,11 @@ static void lower_assign(Lower *L, AstNode *s)
         diag_error(L->d, decl->line, decl->col, "a type goes on the whole variable, not an element");
         return;
     }
+    for (int i = 0; i < L->nloops; i++)
+        if (strcmp(L->loops[i].name, id->name) == 0) {
+            diag_error(L->d, t->line, t->col, "cannot assign to loop variable '%s'", id->name);
+            return;
+        }
     L->nreads = 0;
     int var = -1;
     IrVar *v = NULL;
@@ -704,8 +718,10 @@ static void lower_assign(Lower *L, AstNode *s)
             var = n->var = new_var(L, id->name, VAR_DET, want, s);
             v = &L->p->vars[var];
         }
-        if (decl)
+        if (decl) {
             emit_alloc(L, var, dims, nd, s);
+            v->indexed = 1; /* declared storage: the value is copied in, shape checked */
+        }
     } else if (v->indexed && !n) {
         /* declared local: check below */
     }
@@ -868,8 +884,14 @@ static int name_taken(Lower *L, AstNode *s)
 {
     for (int i = 0; i < L->p->nfns; i++)
         if (strcmp(L->p->fns[i].name, s->name) == 0) {
-            diag_error(L->d, s->line, s->col, "function '%s' is already defined at %d:%d", s->name,
-                       L->p->fns[i].line, L->p->fns[i].col);
+            if (i < L->nprelude)
+                diag_error(L->d, s->line, s->col,
+                           "function '%s' is already defined by the prelude (stdlib/prelude.cm); "
+                           "choose another name",
+                           s->name);
+            else
+                diag_error(L->d, s->line, s->col, "function '%s' is already defined at %d:%d", s->name,
+                           L->p->fns[i].line, L->p->fns[i].col);
             return 1;
         }
     for (int i = 0; i < L->p->nexterns; i++)

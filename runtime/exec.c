@@ -205,6 +205,7 @@ static void exec_data(Exec *ex, Frame *f, const IrInstr *in)
     m.shape.dims[0] = dims[0];
     m.shape.dims[1] = dims[1];
     m.shape.n = dims[0] * dims[1];
+    m.shaped = 1;
     run_handlers(ex, &m);
     if (m.has_value) {
         char want[64], got[64];
@@ -443,6 +444,8 @@ static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *v
             exec_sample(ex, f, in);
             break;
         case IR_FACTOR: {
+            if (in->var >= 0 && ex->last_site_cut)
+                break; /* a user distribution's density: do() cut it */
             Value v = f->regs[in->a];
             int s = v.slot, n = v.n;
             tape_op(ex->tape, OP_ACC, 0, 1, &s, &n, NULL, NULL, 1.0);

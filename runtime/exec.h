@@ -44,6 +44,7 @@ typedef struct SiteMsg {
     Value lo, hi;         /* truncation bounds (slot -1 when absent) */
     Constraint con;
     Value shape;          /* the shape the value must have (slot unused) */
+    int shaped;           /* shape is known (declared, an element, or data) */
     /* set by handlers */
     int has_value;
     Value value;
@@ -90,6 +91,7 @@ struct Exec {
     int failed;
     double subsample_scale; /* current plate scale (1 outside subsampled plates) */
     int subsample_active;
+    int last_site_cut;      /* the last SAMPLE was intervened on or masked */
 };
 
 void exec_init(Exec *ex, const Program *p, const DataSet *data, Tape *tape, gsl_rng *rng);

@@ -266,8 +266,23 @@ int infer_enum(const InferOptions *o)
             } else {
                 double ma = expect(&e, ja, NULL), mb = expect(&b, jb, NULL);
                 printf("Exact enumeration: %d and %d assignments\n", e.nrows, b.nrows);
-                printf("E[%s | do(a)] = %.10g\nE[%s | do(b)] = %.10g\neffect = %.10g\n", o->cq->effect_on, ma,
-                       o->cq->effect_on, mb, ma - mb);
+                printf("E[%s | do(%s)] = %.10g\nE[%s | do(%s)] = %.10g\neffect = %.10g\n",
+                       o->cq->effect_on, o->cq->label_a, ma, o->cq->effect_on, o->cq->label_b, mb, ma - mb);
+                if (o->output) { /* the exact answer as a one-row CSV */
+                    const char *names[3] = {"effect", "y_do_a", "y_do_b"};
+                    double row[3] = {ma - mb, ma, mb};
+                    CsvHeader h;
+                    csv_header_init(&h);
+                    csv_header_add(&h, 0, "model", "%s", o->model_name);
+                    csv_header_add(&h, 0, "method", "%s", "enumeration (exact effect)");
+                    char err[512];
+                    CsvOut *csv = csv_out_open(o->output, &h, 3, names, err, sizeof err);
+                    csv_header_free(&h);
+                    if (!csv || csv_out_row(csv, row) != 0 || csv_out_close(csv, err, sizeof err) != 0) {
+                        fprintf(stderr, "cmrun: %s\n", err);
+                        rc = 2;
+                    }
+                }
             }
         }
         enumeration_free(&e);

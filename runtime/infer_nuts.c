@@ -54,6 +54,8 @@ static int on_draw(void *user, int iter, int warmup, const SamplerStats *st, con
     Chain *c = user;
     c->iter = iter;
     c->warmup_phase = warmup;
+    if (c->model.failed)
+        return 1;
     if (warmup)
         return 0;
     double *r = c->row;
@@ -144,11 +146,11 @@ int infer_nuts(const InferOptions *o)
     for (int k = 0; k < nch; k++) {
         ch[k].o = o;
         ch[k].chain = k;
+        ch[k].model_ok = 1; /* freed below even when the trace fails */
         if (model_init(&ch[k].model, o->prog, o->data, o->dos, infer_chain_seed(o->seed, k)) != 0) {
             rc = 2;
             goto done;
         }
-        ch[k].model_ok = 1;
         if (o->cq) {
             double *q0 = calloc((size_t)ch[k].model.dim + 1, sizeof(double));
             ch[k].gq_rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -253,7 +255,9 @@ int infer_nuts(const InferOptions *o)
             }
             c->csv = NULL;
         }
-        if (c->status == SAMPLER_INIT_FAILED) {
+        if (c->model.failed) {
+            failed = 2; /* the located error is printed already */
+        } else if (c->status == SAMPLER_INIT_FAILED) {
             int worst = 0;
             fprintf(stderr,
                     "cmrun: chain %d: no initial point with a finite log density and gradient after "
@@ -311,7 +315,7 @@ int infer_nuts(const InferOptions *o)
                secs, secs > 0 ? grads / secs : 0.0);
     }
     draws_free(draws);
-    rc = failed ? (failed == 2 ? 2 : 1) : (cm_interrupted ? 130 : 0);
+    rc = failed ? failed : (cm_interrupted ? 130 : 0);
 done:
     for (int k = 0; k < nch; k++) {
         if (ch[k].csv)

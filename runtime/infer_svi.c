@@ -3,7 +3,8 @@
  * a fitted guide, its draws and a summary out.
  *
  * The run: trace the model (its unconstrained dimension and site layout),
- * start the guide at a finite point (or from --init-params), fit it with
+ * start the guide at the mode where BFGS finds one (else at a finite
+ * point; or from --init-params), fit it with
  * svi_fit() while streaming the ELBO trace to --elbo-out and the progress
  * line to stderr, polish the mode for delta and laplace (laplace then
  * becomes the Gaussian at the mode with the inverse negative Hessian as its
@@ -277,6 +278,21 @@ static int site_spans(const Model *m, SiteSpan *spans)
     return n;
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void write_json_string(FILE *f, const char *text)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
 static void write_vector(FILE *f, const double *x, int n, int stride)
 {
     fputc('[', f);
@@ -306,8 +322,10 @@ static int write_params(const char *path, const Model *m, const SviGuide *g, Svi
     }
     int d = g->dim, r = g->rank, ns = site_spans(m, spans);
     fprintf(f, "{\n  \"format\": \"cm svi guide\",\n  \"version\": 1,\n");
-    fprintf(f, "  \"model\": \"%s\",\n  \"guide\": \"%s\",\n  \"form\": \"%s\",\n", model_name,
-            svi_guide_name(kind), svi_form_name(g->form));
+    fprintf(f, "  \"model\": ");
+    write_json_string(f, model_name ? model_name : "");
+    fprintf(f, ",\n  \"guide\": \"%s\",\n  \"form\": \"%s\",\n", svi_guide_name(kind),
+            svi_form_name(g->form));
     fprintf(f, "  \"dim\": %d,\n  \"rank\": %d,\n  \"scale_transform\": \"exp\",\n", d, r);
     fprintf(f, "  \"steps\": %d,\n  \"elbo\": ", steps);
     if (isfinite(elbo))
@@ -315,14 +333,20 @@ static int write_params(const char *path, const Model *m, const SviGuide *g, Svi
     else
         fputs("null", f);
     fprintf(f, ",\n  \"sites\": [");
-    for (int k = 0; k < ns; k++)
-        fprintf(f, "%s\n    {\"name\": \"%s\", \"offset\": %d, \"size\": %d}", k ? "," : "",
-                spans[k].name, spans[k].offset, spans[k].size);
+    for (int k = 0; k < ns; k++) {
+        fprintf(f, "%s\n    {\"name\": ", k ? "," : "");
+        write_json_string(f, spans[k].name);
+        fprintf(f, ", \"offset\": %d, \"size\": %d}", spans[k].offset, spans[k].size);
+    }
     fprintf(f, "\n  ],\n  \"loc\": ");
     write_vector(f, g->theta, d, 1);
     if (g->form == SVI_FORM_DIAG || g->form == SVI_FORM_LOWRANK) {
         fprintf(f, ",\n  \"scale\": ");
         write_vector(f, g->scale, d, 1);
+    }
+    if (g->loc_step) {
+        fprintf(f, ",\n  \"loc_step\": ");
+        write_vector(f, g->loc_step, d, 1);
     }
     if (g->form == SVI_FORM_TRIL || g->form == SVI_FORM_LOWRANK) {
         /* the covariance factor in natural units: L, or the cov_factor F of
@@ -463,6 +487,17 @@ static int load_params(const char *path, const Model *m, SviGuide *g, const SviO
             rc = read_rows(jget(&root, "cov_factor"), d, r, factor, "cov_factor", path, err, errlen);
         if (rc == 0 && g->form == SVI_FORM_TRIL)
             rc = read_rows(jget(&root, "scale_tril"), d, d, factor, "scale_tril", path, err, errlen);
+        const JVal *ls = jget(&root, "loc_step");
+        if (rc == 0 && ls) {
+            g->loc_step = malloc(sizeof(double) * (size_t)d);
+            rc = g->loc_step ? read_numbers(ls, d, g->loc_step, 1, "loc_step", path, err, errlen) : -1;
+            for (int i = 0; rc == 0 && i < d; i++)
+                if (!(g->loc_step[i] > 0)) {
+                    snprintf(err, errlen, "--init-params %s: 'loc_step' element %d is not positive",
+                             path, i + 1);
+                    rc = -1;
+                }
+        }
         if (rc == 0 && svi_guide_set_factor(g, loc, scale, factor) != 0) {
             snprintf(err, errlen, "--init-params %s: the guide's scales (%s) must be positive and "
                      "finite", path, g->form == SVI_FORM_TRIL ? "the diagonal of 'scale_tril'"
@@ -572,8 +607,12 @@ static CsvOut *open_draws_csv(const InferOptions *o, const SviOptions *s, int nc
 }
 
 typedef struct {
-    double lp0, lp1;         /* log p before and after the polish */
+    int start;               /* 0 zero start, 1 at the mode, 2 from --init-params */
+    double lp_start;         /* log p at the mode when start == 1 */
+    double start_seconds;    /* finding the start (BFGS, curvature) */
+    double lp0, lp1;         /* delta, laplace: log p before and after the final polish */
     int iters;
+    int polished;            /* the polish reached a mode */
 } ModeInfo;
 
 static const char *guide_description(SviGuideKind k)
@@ -600,6 +639,14 @@ static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *
     if (s->lr_decay != 1)
         printf(" (decay %g per step)", s->lr_decay);
     printf(", %d particle%s\n", s->particles, s->particles == 1 ? "" : "s");
+    if (mi->start == 1)
+        printf("started at the mode (log p %.8g, found in %.3g s), scales from its curvature\n",
+               mi->lp_start, mi->start_seconds);
+    else if (mi->start == 2)
+        printf("started from --init-params %s\n", s->init_params);
+    else
+        printf("started at 0 on the unconstrained scale%s\n",
+               s->init_mode ? " (BFGS found no mode: none within 2000 iterations, or the density grows without bound)" : "");
     if (res->steps == 0)
         printf("no optimisation steps: the guide is the starting one\n");
     else if (res->converged)
@@ -619,6 +666,10 @@ static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *
     if (s->guide == SVI_DELTA || s->guide == SVI_LAPLACE) {
         printf("log p at the mode %.10g (after %d BFGS polish iterations; %.10g before them)\n",
                mi->lp1, mi->iters, mi->lp0);
+        if (!mi->polished)
+            printf("warning: BFGS did not reach a mode (the gradient is not near 0): the point is "
+                   "the best one found; the density may grow without bound (a funnel) or the "
+                   "optimisation needs more --steps\n");
         if (ndraws > 0)
             printf("final ELBO of the Laplace guide %.8g (se %.2g) from the %d draws\n", d_elbo,
                    d_se, ndraws);
@@ -725,7 +776,7 @@ static int draw_guide(const SviOptions *s, Model *m, SviGuide *g,
 static int finish_mode(const SamplerTarget *t, const Model *m, const SviOptions *s, SviGuide *g,
                        ModeInfo *mi)
 {
-    mi->iters = svi_polish_mode(t, g->theta, &mi->lp0, &mi->lp1);
+    mi->iters = svi_polish_mode(t, g->theta, 500, &mi->lp0, &mi->lp1, &mi->polished);
     svi_guide_prepare(g);
     if (s->guide != SVI_LAPLACE)
         return 0;
@@ -796,6 +847,7 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
         goto out;
     }
     SamplerTarget t = {m.dim, model_logp_grad, &m};
+    ModeInfo mi = {s->init_params ? 2 : 0, NAN, 0, NAN, NAN, 0, 1};
     if (s->init_params) {
         if (load_params(s->init_params, &m, &g, s, err, sizeof err) != 0) {
             fprintf(stderr, "cmrun: %s\n", err);
@@ -805,7 +857,11 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
     } else {
         double *q = calloc((size_t)m.dim, sizeof(double)), *gr = calloc((size_t)m.dim, sizeof(double));
         int found = q && gr && svi_find_init(&t, rng, o->cfg.init_radius, q, gr) == 0;
-        if (found)
+        double t0 = now();
+        if (found && s->init_mode) {
+            mi.start = svi_init_at_mode(&t, &g, q, s->init_scale, rng, &mi.lp_start);
+            mi.start_seconds = now() - t0;
+        } else if (found)
             svi_guide_reset(&g, q, s->init_scale, rng);
         else if (q && gr) {
             double lp = model_logp_grad(&m, q, gr);
@@ -866,7 +922,6 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
         rc = 1;
         goto out;
     }
-    ModeInfo mi = {NAN, NAN, 0};
     if ((s->guide == SVI_DELTA || s->guide == SVI_LAPLACE) && finish_mode(&t, &m, s, &g, &mi) != 0) {
         rc = 1;
         goto out;

@@ -135,13 +135,15 @@ static int evaluate(Model *m, const double *q)
         tape_forward(&m->tape);
         return 0;
     }
+    if (m->failed)
+        return -1;
     trace_clear(&m->trace);
     param_begin_run(&m->param, q);
-    FILE *saved = m->ex.diag.out;
     int rc = exec_run(&m->ex);
-    m->ex.diag.out = saved;
     if (rc == 0)
         m->tape.dynamic = 1; /* keep re-running: the next point may branch differently */
+    else
+        m->failed = 1;       /* reported once; the engine stops */
     return rc;
 }
 

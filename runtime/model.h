@@ -32,6 +32,7 @@ typedef struct {
     int *col_var;              /* program variable of each column  */
     int *col_off;              /* element offset within the variable */
     long n_evals;
+    int failed;                /* a re-run of a dynamic model failed: stop */
 } Model;
 
 /* Returns 0, or -1 after printing a located error. */

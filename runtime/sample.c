@@ -29,8 +29,9 @@ static void dist_params(Exec *ex, const SiteMsg *m, DArr *p)
  * by the arguments (broadcast) or by a multivariate distribution. */
 void exec_site_shape(Exec *ex, SiteMsg *m)
 {
-    if (m->shape.n > 0)
+    if (m->shaped)
         return;
+    m->shaped = 1;
     Value s = {0, 0, {1, 1}, 1, -1};
     const DistInfo *d = m->dist;
     if (m->elem >= 0) {
@@ -77,6 +78,15 @@ Value exec_draw(Exec *ex, SiteMsg *m)
                         m->shape.dims[0], m->shape.dims[1], 0);
     double *out = ex->tape->val + v.slot;
     if (d->lpdf) {
+        for (int k = 0; k < m->nargs; k++)
+            if (m->args[k].n != 1 && m->args[k].n != v.n)
+                exec_fail(ex, m->line, m->col, "'%s' has %d elements but argument '%s' of %s has %d",
+                          m->name, v.n, d->param_names[k], d->name, m->args[k].n);
+        if (!d->sample && d->doc && !strcmp(d->doc, "user-defined distribution"))
+            exec_fail(ex, m->line, m->col,
+                      "'%s' ~ %s cannot be drawn: the user-defined distribution has only a log "
+                      "density, no sampler (give it a value with --given, or use another engine)",
+                      m->name, d->name);
         if (!d->sample)
             exec_fail(ex, m->line, m->col,
                       "'%s' ~ %s cannot be drawn: %s is improper and has no sampler (give it a value "
@@ -102,11 +112,26 @@ Value exec_draw(Exec *ex, SiteMsg *m)
                     exec_fail(ex, m->line, m->col, "could not draw '%s' inside its truncation bounds",
                               m->name);
             }
-            if (isnan(x) || isnan(d->lpdf(x, p, NULL, NULL)))
-                exec_fail(ex, m->line, m->col, "'%s' ~ %s: invalid parameters (%s = %g%s)", m->name,
-                          d->name, d->nparams ? d->param_names[0] : "", d->nparams ? p[0] : 0,
-                          d->nparams > 1 ? ", ..." : "");
+            if (isnan(x) || isnan(d->lpdf(x, p, NULL, NULL))) {
+                char args[256] = "";
+                for (int k = 0; k < d->nparams; k++)
+                    snprintf(args + strlen(args), sizeof args - strlen(args), "%s%s = %g", k ? ", " : "",
+                             d->param_names[k], p[k]);
+                exec_fail(ex, m->line, m->col, "'%s' ~ %s: invalid parameters (%s)", m->name, d->name, args);
+            }
             out[i] = x;
+        }
+        if (m->con == CON_POSITIVE || m->con == CON_UNIT) {
+            for (int i = 0; i < v.n; i++) {
+                double p[DIST_MAX_PARAMS];
+                for (int k = 0; k < m->nargs; k++)
+                    p[k] = arg_at(ex, &m->args[k], i);
+                int tries = 0;
+                while ((out[i] <= 0 || (m->con == CON_UNIT && out[i] >= 1)) && tries++ < 10000)
+                    out[i] = d->sample(ex->rng, p);
+                if (tries >= 10000)
+                    exec_fail(ex, m->line, m->col, "could not draw '%s' inside its constraint", m->name);
+            }
         }
         if (m->con == CON_ORDERED || m->con == CON_POSITIVE_ORDERED) {
             /* iid draws sorted have exactly the restricted density */
@@ -240,6 +265,7 @@ void exec_sample(Exec *ex, ExecFrame *f, const IrInstr *in)
         len = stride;
         m.elem = off;
         m.shape = (Value){v->type.base, 0, {1, 1}, 1, -1};
+        m.shaped = 1;
         if (len != 1)
             exec_fail(ex, in->line, in->col, "'%s' needs one index per dimension here", v->name);
     } else if (in->ndims) {
@@ -252,9 +278,12 @@ void exec_sample(Exec *ex, ExecFrame *f, const IrInstr *in)
             dims[k] = (int)x;
         }
         m.shape = (Value){v->type.base, (unsigned char)in->ndims, {dims[0], dims[1]}, dims[0] * dims[1], -1};
-    } else if (store.slot >= 0 && v->declared_data) {
+        m.shaped = 1;
+    } else if (store.slot >= 0) {
+        /* declared with `data` or `x: real[N]` before this statement */
         m.shape = store;
         m.shape.slot = -1;
+        m.shaped = 1;
     }
     /* already bound by data / --given at the DATA instruction? */
     if (ex->bound[in->var]) {
@@ -294,6 +323,7 @@ void exec_sample(Exec *ex, ExecFrame *f, const IrInstr *in)
         if (!m.intervened && !m.masked &&
             ((m.observed && ex->policy.density_observed) || (!m.observed && ex->policy.density_latent)))
             add_density(ex, &m);
+        ex->last_site_cut = m.intervened || m.masked;
         for (int i = seen - 1; i >= 0; i--)
             if (ex->handlers[i]->postprocess)
                 ex->handlers[i]->postprocess(ex->handlers[i], ex, &m);
@@ -302,6 +332,8 @@ void exec_sample(Exec *ex, ExecFrame *f, const IrInstr *in)
     if (in->nidx) {
         if (m.value.slot != store.slot + m.elem)
             tape_assign(ex->tape, store.slot + m.elem, m.value.slot, 1);
+        if (m.observed && !ex->bound[in->var])
+            ex->bound[in->var] = 1;
     } else {
         m.value.base = v->type.base;
         if (m.shape.rank == m.value.rank || m.value.n == m.shape.n) {

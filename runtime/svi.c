@@ -1,18 +1,19 @@
 /*
  * svi.c - the SVI fitting loop: Trace ELBO steps, smoothing, the stopping
- * rule, and the mode finding behind the delta and Laplace guides.
+ * rule, the start at the mode, and the mode finding behind the delta and
+ * Laplace guides.
  *
  * One step draws `particles` reparameterised points from the guide,
  * evaluates log p and its gradient at each (the model's tape, or any
  * SamplerTarget), averages the pathwise gradients, adds the closed-form
  * entropy gradient, and hands the result to the optimiser.  The step's
  * ELBO estimate is the mean of log p(z) - log q(z) over its draws: as
- * unbiased as log p plus the closed-form entropy, and with a variance
- * that falls to 0 as q approaches the posterior.  Draws
- * where log p or its gradient is not finite are left out of the average; a
- * step with none left is skipped, and 100 skipped in a row end the fit
- * naming a coordinate at fault, since the guide has then wandered where
- * the model is undefined.
+ * unbiased as log p plus the closed-form entropy, and with a variance that
+ * falls to 0 as q approaches the posterior.  Draws where log p or its
+ * gradient is not finite are left out of the average; a step with none
+ * left is skipped, and 100 skipped in a row end the fit naming a
+ * coordinate at fault, since the guide has then wandered where the model
+ * is undefined.
  *
  * Convergence.  A single-particle ELBO estimate is noisy, so the rule
  * looks at the smoothed ELBO, the mean of the last SVI_WINDOW (100) step
@@ -26,24 +27,30 @@
  * the rule absolute for an ELBO near 0.  With one particle the window
  * mean's own noise is sd(ELBO estimate)/10; where the guide family cannot
  * match the posterior that noise stays above 1e-4 |ELBO|, the rule never
- * fires and every --steps step runs, as Pyro does.  More particles, a learning-rate decay or a larger
- * --tol let it fire.
+ * fires and every --steps step runs, as Pyro does.  More particles, a
+ * learning-rate decay or a larger --tol let it fire.
  *
  * Determinism: every random number comes from the one gsl_rng passed in,
  * in a fixed order, and nothing runs in parallel, so a seed fixes the fit.
  *
+ * The start.  svi_init_at_mode() runs BFGS (GSL's vector_bfgs2) from the
+ * usual starting point and, when it reaches a mode, starts the guide there
+ * with the curvature's scales and lets the optimiser move loc in units of
+ * those widths; see the comment above it for why Adam needs this.
+ *
  * Mode finding.  The delta guide's loc is optimised by the same loop (its
  * ELBO is log p(loc)); the optimiser's last steps jitter by about lr, so
- * the point is then polished with GSL's BFGS (vector_bfgs2), keeping the
- * best point ever evaluated.  The Laplace guide is the Gaussian at that
- * mode with covariance (-H)^-1, H from central differences of the
- * autodiff gradient (2 dim gradient evaluations), symmetrised.
+ * the point is then polished with BFGS, keeping the best point ever
+ * evaluated.  The Laplace guide is the Gaussian at that mode with
+ * covariance (-H)^-1, H from central differences of the autodiff gradient
+ * (2 dim gradient evaluations), symmetrised.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <gsl/gsl_blas.h>
 #include <gsl/gsl_multimin.h>
 
 #include "svi.h"
@@ -62,6 +69,7 @@ void svi_options_default(SviOptions *s)
     s->tol = 1e-4;
     s->samples = 1000;
     s->init_scale = 0.1;
+    s->init_mode = 1;
 }
 
 const char *svi_guide_name(SviGuideKind k)
@@ -122,8 +130,10 @@ static int parse_number(const char *flag, const char *v, double lo, double hi, i
 
 int svi_parse_flag(SviOptions *s, const char *flag, const char *value, char *err, size_t errlen)
 {
-    static const char *const flags[] = {"--guide", "--optim", "--lr", "--lr-decay", "--particles",
-                                        "--tol", "--elbo-out", "--params-out", "--init-params"};
+    static const char *const flags[] = {"--guide",    "--optim",      "--lr",
+                                        "--lr-decay", "--particles",  "--tol",
+                                        "--elbo-out", "--params-out", "--init-params",
+                                        "--guide-init"};
     int which = -1;
     for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]); k++)
         if (strcmp(flag, flags[k]) == 0)
@@ -172,7 +182,14 @@ int svi_parse_flag(SviOptions *s, const char *flag, const char *value, char *err
         return 1;
     case 6: s->elbo_out = value; return 1;
     case 7: s->params_out = value; return 1;
-    default: s->init_params = value; return 1;
+    case 8: s->init_params = value; return 1;
+    default:
+        if (strcmp(value, "mode") && strcmp(value, "zero")) {
+            snprintf(err, errlen, "--guide-init must be mode or zero; got '%s'", value);
+            return -1;
+        }
+        s->init_mode = strcmp(value, "mode") == 0;
+        return 1;
     }
 }
 
@@ -324,6 +341,7 @@ int svi_fit(const SamplerTarget *t, SviGuide *g, const SviOptions *s, gsl_rng *r
     res->rel_change = NAN;
     res->elbo = NAN;
     Stepper st = {t, g, rng, s->particles, NULL, NULL, NULL, 0, 0};
+    double *step_scale = NULL;
     st.grad = calloc((size_t)g->nparams, sizeof(double));
     st.z = calloc((size_t)g->dim, sizeof(double));
     st.glp = calloc((size_t)g->dim, sizeof(double));
@@ -335,6 +353,16 @@ int svi_fit(const SamplerTarget *t, SviGuide *g, const SviOptions *s, gsl_rng *r
         snprintf(res->message, sizeof res->message, "out of memory for the guide's %d parameters",
                  g->nparams);
         goto out;
+    }
+    if (g->loc_step) { /* Adam on loc / width: steps of lr widths, not lr units */
+        step_scale = malloc(sizeof(double) * (size_t)g->nparams);
+        if (!step_scale) {
+            res->status = SVI_NOMEM;
+            goto out;
+        }
+        for (int k = 0; k < g->nparams; k++)
+            step_scale[k] = k < g->dim ? g->loc_step[k] : 1.0;
+        opt.step_scale = step_scale;
     }
     int skipped_run = 0;
     double t0 = clock_seconds(CLOCK_MONOTONIC), c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
@@ -391,6 +419,7 @@ out:
     if (opt_ok)
         svi_optim_free(&opt);
     free(sm);
+    free(step_scale);
     free(st.grad);
     free(st.z);
     free(st.glp);
@@ -443,9 +472,11 @@ static void polish_fdf(const gsl_vector *x, void *user, double *f, gsl_vector *d
         gsl_vector_set(df, (size_t)i, isnan(lp) ? 0 : -p->g[i]);
 }
 
-int svi_polish_mode(const SamplerTarget *t, double *q, double *lp0, double *lp1)
+int svi_polish_mode(const SamplerTarget *t, double *q, int max_iter, double *lp0, double *lp1,
+                    int *converged)
 {
     int d = t->dim, iter = 0;
+    *converged = 0;
     Polish p = {t, calloc((size_t)d, sizeof(double)), -INFINITY, calloc((size_t)d, sizeof(double))};
     gsl_vector *x = gsl_vector_alloc((size_t)d);
     gsl_multimin_fdfminimizer *m =
@@ -461,16 +492,33 @@ int svi_polish_mode(const SamplerTarget *t, double *q, double *lp0, double *lp1)
     gsl_multimin_function_fdf fn = {polish_f, polish_df, polish_fdf, (size_t)d, &p};
     if (gsl_multimin_fdfminimizer_set(m, &fn, x, 0.01, 0.1) != GSL_SUCCESS)
         goto out;
-    for (iter = 1; iter <= 500; iter++) {
-        if (gsl_multimin_fdfminimizer_iterate(m) != GSL_SUCCESS)
+    /* the gradient tolerance is fixed by the start: scaled by a log density
+     * that runs off to infinity it would accept anything */
+    double tol = 1e-9 * fmax(1.0, fabs(*lp0));
+    if (gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(m), tol) == GSL_SUCCESS)
+        *converged = 1; /* already there (the delta guide's optimiser often is) */
+    double g0 = gsl_blas_dnrm2(gsl_multimin_fdfminimizer_gradient(m));
+    for (iter = 1; iter <= max_iter && !*converged; iter++) {
+        int status = gsl_multimin_fdfminimizer_iterate(m);
+        if (status == GSL_ENOPROG) {
+            /* The line search can improve no further.  At a mode, to the
+             * precision the density allows, the gradient has shrunk by
+             * orders of magnitude; in a funnel whose density grows without
+             * bound it has not (eight schools, centred: 115 -> 97). */
+            double g1 = gsl_blas_dnrm2(gsl_multimin_fdfminimizer_gradient(m));
+            *converged = isfinite(gsl_multimin_fdfminimizer_minimum(m)) && g1 <= 1e-3 * fmax(g0, 1.0);
+            break;
+        }
+        if (status != GSL_SUCCESS)
             break;
         double f = gsl_multimin_fdfminimizer_minimum(m);
         if (!isfinite(f))
             break;
-        if (gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(m),
-                                       1e-9 * fmax(1.0, fabs(f))) == GSL_SUCCESS)
-            break;
+        if (gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(m), tol) == GSL_SUCCESS)
+            *converged = 1;
     }
+    if (iter > max_iter)
+        iter = max_iter;
     if (p.best > *lp0)
         memcpy(q, p.best_x, sizeof(double) * (size_t)d);
     *lp1 = p.best;
@@ -482,6 +530,86 @@ out:
     free(p.g);
     free(p.best_x);
     return iter;
+}
+
+/* ---- starting at the mode ------------------------------------------------ */
+
+/* Why: Adam's second-moment estimate remembers about 1000 steps, so when
+ * the first gradients are orders of magnitude larger than those near the
+ * posterior (a regression intercept of 78 started at 0, a scale of 2e4
+ * started at 1), the steps stay tiny for thousands of iterations.  Starting
+ * at the mode with the curvature's scales removes the long approach; where
+ * no mode is reached (a funnel whose density grows without bound, a flat
+ * direction) the usual start is kept. */
+/* A full-rank guide starts as the Laplace approximation when the negative
+ * Hessian is positive definite: correlations included, which the ELBO's
+ * relative convergence rule would otherwise let it stop short of learning
+ * when they gain a few nats out of thousands.  Returns 1 when it did. */
+static int laplace_start(const SamplerTarget *t, SviGuide *g, const double *mode)
+{
+    int d = t->dim;
+    double *h = malloc(sizeof(double) * (size_t)d * (size_t)d);
+    int ok = h && svi_neg_hessian(t, mode, h) == 0 && svi_guide_set_precision(g, mode, h) == 0;
+    free(h);
+    return ok;
+}
+
+int svi_init_at_mode(const SamplerTarget *t, SviGuide *g, const double *q, double init_scale,
+                     gsl_rng *rng, double *lp_mode)
+{
+    int d = t->dim, used = 0;
+    double *x = malloc(sizeof(double) * (size_t)d), *gp = malloc(sizeof(double) * (size_t)d),
+           *gm = malloc(sizeof(double) * (size_t)d), *mode = malloc(sizeof(double) * (size_t)d);
+    double lp0, lp1;
+    int conv = 0;
+    if (x && gp && gm && mode) {
+        memcpy(mode, q, sizeof(double) * (size_t)d);
+        svi_polish_mode(t, mode, 2000, &lp0, &lp1, &conv);
+    }
+    svi_guide_reset(g, conv ? mode : q, init_scale, rng);
+    *lp_mode = conv ? lp1 : NAN;
+    int known = 0; /* curvature known for every coordinate */
+    if (conv && g->form == SVI_FORM_TRIL && laplace_start(t, g, mode)) {
+        used = known = 1;
+    } else if (conv && g->form != SVI_FORM_POINT) {
+        used = known = 1;
+        memcpy(x, mode, sizeof(double) * (size_t)d);
+        for (int i = 0; i < d; i++) {
+            double step = 1e-5 * fmax(1.0, fabs(mode[i]));
+            x[i] = mode[i] + step;
+            double a = t->logp_grad(t->ctx, x, gp);
+            x[i] = mode[i] - step;
+            double b = t->logp_grad(t->ctx, x, gm);
+            x[i] = mode[i];
+            double h = -(gp[i] - gm[i]) / (2 * step);
+            if (!isfinite(a) || !isfinite(b) || !(h > 0) || !isfinite(h)) {
+                known = 0;
+                continue;
+            }
+            double sd = 1 / sqrt(h);
+            if (g->form == SVI_FORM_LOWRANK) { /* marginal sd = scale sqrt(1 + |w_i|^2) */
+                double w2 = 0;
+                for (int k = 0; k < g->rank; k++) {
+                    double w = g->theta[2 * d + (size_t)i * g->rank + k];
+                    w2 += w * w;
+                }
+                sd /= sqrt(1 + w2);
+            }
+            g->theta[d + i] = log(sd);
+        }
+        svi_guide_prepare(g);
+    } else if (conv) {
+        used = 1;
+    }
+    /* loc then moves in units of each coordinate's width at the start */
+    if (known && (g->loc_step || (g->loc_step = malloc(sizeof(double) * (size_t)d))))
+        for (int i = 0; i < d; i++)
+            g->loc_step[i] = svi_guide_marginal_sd(g, i);
+    free(x);
+    free(gp);
+    free(gm);
+    free(mode);
+    return used;
 }
 
 /* ---- Laplace ---------------------------------------------------------------- */

@@ -57,7 +57,9 @@ typedef struct {
     int particles;           /* --particles N: draws per ELBO estimate (1) */
     double tol;              /* --tol X: convergence tolerance, 0 = run every step (1e-4) */
     int samples;             /* draws from the fitted guide (1000) */
-    double init_scale;       /* initial guide scale (0.1, as Pyro) */
+    double init_scale;       /* initial guide scale where no curvature is known (0.1, as Pyro) */
+    int init_mode;           /* --guide-init mode|zero: start at the mode (1, default) or at
+                                0 / uniform(-R, R) points as NUTS starts (0) */
     const char *elbo_out;    /* --elbo-out FILE.csv: step, elbo, smoothed elbo (NULL) */
     const char *params_out;  /* --params-out FILE.json: the fitted guide (NULL) */
     const char *init_params; /* --init-params FILE.json: start from a saved guide (NULL) */
@@ -68,7 +70,8 @@ typedef struct {
 void svi_options_default(SviOptions *s);
 
 /* Parse one command-line flag that belongs to SVI (--guide, --optim, --lr,
- * --lr-decay, --particles, --tol, --elbo-out, --params-out, --init-params;
+ * --lr-decay, --particles, --tol, --elbo-out, --params-out, --init-params,
+ * --guide-init;
  * --steps and --samples stay with cmrun since other engines share them).
  * Returns 1 when the flag was SVI's and its value was stored, 0 when the
  * flag is not SVI's, -1 with a message naming the flag in err. */
@@ -122,6 +125,9 @@ typedef struct {
     gsl_matrix *cap;
     double *cap_m;           /* [dim*rank] */
     double *work;            /* [dim + rank] */
+    /* per-coordinate width the optimiser moves loc in (NULL: plain steps);
+     * set by svi_init_at_mode(), saved and reloaded with the parameters */
+    double *loc_step;
 } SviGuide;
 
 SviForm svi_guide_form(SviGuideKind k);
@@ -129,8 +135,8 @@ const char *svi_form_name(SviForm f);
 /* Returns 0, or -1 when out of memory. */
 int svi_guide_init(SviGuide *g, SviForm form, int dim, int rank);
 void svi_guide_free(SviGuide *g);
-/* loc := loc0 (NULL: zeros), diagonal scales := init_scale, cov_factor
- * entries ~ N(0, init_scale^2 / rank) from rng, off-diagonals 0. */
+/* loc := loc0 (NULL: zeros), diagonal scales := init_scale, U := I,
+ * W entries ~ N(0, 1 / rank) from rng (relative to the scales, as Pyro). */
 void svi_guide_reset(SviGuide *g, const double *loc0, double init_scale, gsl_rng *rng);
 /* Recompute the derived quantities from theta.  Returns 0, or -1 when the
  * parameters are not finite. */
@@ -173,6 +179,7 @@ typedef struct {
     double lr_now;           /* learning rate of the last step */
     long t;                  /* steps taken */
     double *m, *v;           /* Adam moments, SGD velocity (m) */
+    const double *step_scale;/* per-parameter step multipliers, or NULL (set by the caller) */
 } SviOptim;
 
 #define SVI_CLIP_NORM 10.0   /* ClippedAdam's gradient clipping */
@@ -220,10 +227,26 @@ int svi_find_init(const SamplerTarget *t, gsl_rng *rng, double radius, double *q
 int svi_fit(const SamplerTarget *t, SviGuide *g, const SviOptions *s, gsl_rng *rng,
             SviStepHook hook, void *user, volatile int *interrupt, SviResult *res);
 
-/* Polish the mode of log p from q with GSL's BFGS (vector_bfgs2).  q is
- * replaced only by a better point; returns the number of iterations, and
- * the log density before and after in *lp0, *lp1. */
-int svi_polish_mode(const SamplerTarget *t, double *q, double *lp0, double *lp1);
+/* Polish the mode of log p from q with GSL's BFGS (vector_bfgs2), at most
+ * max_iter iterations.  q is replaced only by a better point; returns the
+ * number of iterations, the log density before and after in *lp0, *lp1,
+ * and in *converged whether a mode was reached: the gradient test passed
+ * (tolerance 1e-9 max(1, |log p at q|)), or the line search could improve
+ * no further after the gradient had shrunk 1000-fold; not when the cap was
+ * hit or the density ran off without bound. */
+int svi_polish_mode(const SamplerTarget *t, double *q, int max_iter, double *lp0, double *lp1,
+                    int *converged);
+
+/* Start g at the mode when BFGS from q reaches one within 2000 iterations:
+ * loc := the mode, and each coordinate's scale := 1 / sqrt(-d2 log p / dq_i^2)
+ * there (central differences; init_scale where the curvature is not
+ * negative), which is the mean-field optimum for a Gaussian target; a
+ * full-rank guide starts as the whole Laplace approximation when the
+ * negative Hessian is positive definite.  Otherwise g is reset at q with
+ * init_scale.  Returns 1 when the mode was used, else 0; *lp_mode gets log p
+ * at the mode (NAN when none was found). */
+int svi_init_at_mode(const SamplerTarget *t, SviGuide *g, const double *q, double init_scale,
+                     gsl_rng *rng, double *lp_mode);
 
 /* Negative Hessian of log p at q by central differences of the gradient,
  * symmetrised, into h (dim*dim row-major).  Returns 0, or -1 when a

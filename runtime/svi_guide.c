@@ -109,6 +109,7 @@ void svi_guide_free(SviGuide *g)
     free(g->eps);
     free(g->work);
     free(g->cap_m);
+    free(g->loc_step);
     if (g->cap)
         gsl_matrix_free(g->cap);
     memset(g, 0, sizeof *g);

@@ -14,6 +14,11 @@
  *   sgd           plain gradient steps with momentum 0.9 (v = 0.9 v + g,
  *                 theta += lr v, torch's convention).
  *
+ * A per-parameter step scale (step_scale, NULL for none) multiplies each
+ * step: for Adam, which moves every parameter by about lr whatever its
+ * gradient's size, that is exactly optimising theta_i / step_scale_i, so a
+ * guide's loc can move in units of its coordinate's posterior width.
+ *
  * The learning rate decays exponentially for every optimiser: step t
  * (0-based) uses lr * decay^t, which is Pyro's ClippedAdam `lrd` and a
  * plain schedule for the others.  Decay is what turns the noisy stationary
@@ -75,7 +80,8 @@ static void adam_step(SviOptim *o, double *theta, const double *g, double lr)
     for (int i = 0; i < o->n; i++) {
         o->m[i] = ADAM_BETA1 * o->m[i] + (1 - ADAM_BETA1) * g[i];
         o->v[i] = ADAM_BETA2 * o->v[i] + (1 - ADAM_BETA2) * g[i] * g[i];
-        theta[i] += lr * (o->m[i] / c1) / (sqrt(o->v[i] / c2) + ADAM_EPS);
+        double step = lr * (o->m[i] / c1) / (sqrt(o->v[i] / c2) + ADAM_EPS);
+        theta[i] += o->step_scale ? o->step_scale[i] * step : step;
     }
 }
 
@@ -94,7 +100,7 @@ void svi_optim_step(SviOptim *o, double *theta, double *grad)
     case SVI_SGD:
         for (int i = 0; i < o->n; i++) {
             o->m[i] = SGD_MOMENTUM * o->m[i] + grad[i];
-            theta[i] += lr * o->m[i];
+            theta[i] += lr * (o->step_scale ? o->step_scale[i] : 1.0) * o->m[i];
         }
         break;
     }

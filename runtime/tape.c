@@ -63,6 +63,7 @@ void tape_reset(Tape *t)
     t->npart = 0;
     t->nipool = 0;
     t->target = 0;
+    t->target_const = 0;
     t->dynamic = 0;
     t->nan_op = -1;
 }
@@ -903,7 +904,10 @@ int tape_op(Tape *t, OpCode code, int nout, int nin, const int *in,
         tape_eval_op(t, &t->ops[t->nops]);
         t->nops++;
     } else {
+        /* folded: a constant density term still belongs to every replay */
+        double before = t->target;
         tape_eval_op(t, &op);
+        t->target_const += t->target - before;
     }
     return op.out;
 }
@@ -969,7 +973,7 @@ void tape_assign(Tape *t, int dst, int src, int n)
 
 double tape_forward(Tape *t)
 {
-    t->target = 0;
+    t->target = t->target_const;
     t->nan_op = -1;
     for (int i = 0; i < t->nops; i++)
         tape_eval_op(t, &t->ops[i]);

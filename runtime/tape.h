@@ -91,6 +91,7 @@ typedef struct Tape {
     int *ipool;
     long nipool, capipool;
     double target;
+    double target_const;     /* density terms folded at trace time (no parameter) */
     int dynamic;             /* control flow read a parameter: re-trace each time */
     int nan_op;              /* index of the first op that produced NaN, or -1 */
 } Tape;

@@ -40,6 +40,8 @@ enum_prob() {
 }
 # effect_line KEY: the number after 'KEY = ' in an --effect output ($TMP/out)
 effect_line() { awk -v k="$1 = " 'index($0, k) == 1 { print substr($0, length(k) + 1) }' "$TMP/out"; }
+# arm N: E[y | do(...)] of the N-th arm of an --effect T=a:b output (1: a, 2: b)
+arm() { awk -v n="$1" '/^E\[/ && ++k == n { print $NF }' "$TMP/out"; }
 # calc EXPR: evaluate an awk arithmetic expression (nan in, nan out)
 calc() { case "$1" in *nan*) echo nan ;; *) awk "BEGIN { printf \"%.12g\n\", $1 }" ;; esac; }
 # is_stats FILE WHAT: importance-weighted mean, its standard error, sd, the
@@ -117,8 +119,8 @@ run $CMRUN $M --identify 'recover | do(treat)'
 expect_out "backdoor adjustment for {large}: P(recover | do(treat)) = sum_{large} P(recover | treat, large) P(large)" "kidney identify"
 run $CMRUN $M --infer enum --effect treat --on recover
 expect_rc 0 "kidney effect by enum"
-check_near "E[recover | do(A)]" "$(effect_line 'E[recover | do(a)]')" "$(calc '357/700*81/87 + 343/700*192/263')" 1e-9
-check_near "E[recover | do(B)]" "$(effect_line 'E[recover | do(b)]')" "$(calc '357/700*234/270 + 343/700*55/80')" 1e-9
+check_near "E[recover | do(A)]" "$(arm 1)" "$(calc '357/700*81/87 + 343/700*192/263')" 1e-9
+check_near "E[recover | do(B)]" "$(arm 2)" "$(calc '357/700*234/270 + 343/700*55/80')" 1e-9
 eff=$(effect_line effect)
 check_near "kidney effect" "$eff" "$(calc '357/700*(81/87 - 234/270) + 343/700*(192/263 - 55/80)')" 1e-9
 is_number "$eff" && awk -v e="$eff" 'BEGIN { exit !(e > 0) }' && ok || bad "the adjusted effect should favour A (got $eff)"
@@ -130,8 +132,8 @@ expect_out "identifiable by backdoor adjustment for {z}: P(y | do(x)) = sum_{z} 
 run $CMRUN $M --adjustment-sets x y
 [ "$(cat "$TMP/out")" = "{z}" ] && ok || bad "backdoor adjustment sets: $(cat "$TMP/out")"
 run $CMRUN $M --infer enum --effect x --on y
-check_near "backdoor E[y | do(x=1)]" "$(effect_line 'E[y | do(a)]')" "$(calc '0.2*0.9 + 0.5*0.7 + 0.3*0.5')" 1e-9
-check_near "backdoor E[y | do(x=0)]" "$(effect_line 'E[y | do(b)]')" "$(calc '0.2*0.8 + 0.5*0.5 + 0.3*0.2')" 1e-9
+check_near "backdoor E[y | do(x=1)]" "$(arm 1)" "$(calc '0.2*0.9 + 0.5*0.7 + 0.3*0.5')" 1e-9
+check_near "backdoor E[y | do(x=0)]" "$(arm 2)" "$(calc '0.2*0.8 + 0.5*0.5 + 0.3*0.2')" 1e-9
 check_near "backdoor effect" "$(effect_line effect)" 0.21 1e-9
 # the backdoor formula evaluated on the observational distribution
 adj=0
@@ -154,8 +156,8 @@ expect_out "identifiable by the frontdoor criterion through {m}: P(y | do(x)) = 
 run $CMRUN $M --adjustment-sets x y
 expect_out "no adjustment set exists" "frontdoor has no backdoor set"
 run $CMRUN $M --infer enum --effect x --on y
-check_near "frontdoor E[y | do(x=1)]" "$(effect_line 'E[y | do(a)]')" "$(calc '0.1 + 0.4*0.9 + 0.4*0.3')" 1e-9
-check_near "frontdoor E[y | do(x=0)]" "$(effect_line 'E[y | do(b)]')" "$(calc '0.1 + 0.4*0.1 + 0.4*0.3')" 1e-9
+check_near "frontdoor E[y | do(x=1)]" "$(arm 1)" "$(calc '0.1 + 0.4*0.9 + 0.4*0.3')" 1e-9
+check_near "frontdoor E[y | do(x=0)]" "$(arm 2)" "$(calc '0.1 + 0.4*0.1 + 0.4*0.3')" 1e-9
 check_near "frontdoor effect" "$(effect_line effect)" 0.32 1e-9
 # sum_m P(m | x) sum_x' P(y | x', m) P(x'), from observational runs only
 px1=$(enum_prob $M x 1)

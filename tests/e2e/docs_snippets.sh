@@ -1,8 +1,11 @@
 #!/bin/sh
-# The language reference must agree with the compiler: every ```cm block in
-# docs/language.md is checked with `cmrun --check`, every ```cm-error block
-# must fail with the message in the ```text block that follows it, and every
-# example in examples/language/ must check and run.
+# The reference docs must agree with the code they describe: every ```cm
+# block in docs/language.md is checked with `cmrun --check`, every
+# ```cm-error block must fail with the message in the ```text block that
+# follows it, the annotated `--emit-ir` listing in docs/ir.md must match what
+# cmrun prints, and every example in examples/language/ must check and run.
+# Shell and awk only, so the test runs wherever cmrun does; each block gets
+# its own folder, so an error message shows the path as `model.cm`.
 #
 # A fence's info string carries the block's cmrun arguments:
 #   ```cm                        cmrun --check model.cm: exit 0, silent

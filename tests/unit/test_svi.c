@@ -344,7 +344,9 @@ static void test_fits_on_gaussians(void)
     s.particles = 1;
     CHECK(fit(&t, &g, &s, 5, &res) == 0, "delta fit");
     double lp0, lp1;
-    svi_polish_mode(&t, g.theta, &lp0, &lp1);
+    int conv;
+    svi_polish_mode(&t, g.theta, 500, &lp0, &lp1, &conv);
+    CHECK(conv, "the polish reaches the mode");
     for (int i = 0; i < 3; i++)
         CHECK_NEAR(g.theta[i], mean[i], 1e-7);
     CHECK(lp1 >= lp0, "the polish never loses ground");
@@ -368,6 +370,67 @@ static void test_fits_on_gaussians(void)
     svi_guide_init(&lg, SVI_FORM_TRIL, 2, 0);
     CHECK(svi_laplace(&ts, zero2, &lg, &bad) == SVI_NOT_PD && bad == 1, "saddle: not p.d. (%d)", bad);
     svi_guide_free(&lg);
+}
+
+/* an unbounded density: log p = 3 v - theta^2 / 2 grows without bound as
+ * v -> inf, so there is no mode to start at */
+static double unbounded_logp(void *ctx, const double *q, double *g)
+{
+    (void)ctx;
+    g[0] = 3;
+    g[1] = -q[1];
+    return 3 * q[0] - 0.5 * q[1] * q[1];
+}
+
+/* the default start: the mode, with the curvature's scales */
+static void test_mode_start(void)
+{
+    static const double mean[3] = {0.5, -1, 2};
+    static const double prec[9] = {2.0, 0.6, -0.3, 0.6, 1.5, 0.4, -0.3, 0.4, 1.0};
+    double sigma[9];
+    memcpy(sigma, prec, sizeof sigma);
+    gsl_matrix_view sv = gsl_matrix_view_array(sigma, 3, 3);
+    gsl_linalg_cholesky_decomp1(&sv.matrix);
+    gsl_linalg_cholesky_invert(&sv.matrix);
+    Gauss gt = {3, mean, prec, 0};
+    SamplerTarget t = {3, gauss_logp, &gt};
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 1);
+    const double zero[3] = {0, 0, 0};
+    double lp, cov[9];
+    SviGuide g;
+    /* mean field: loc = mode, scale_i = 1 / sqrt(P_ii), loc steps in those widths */
+    svi_guide_init(&g, SVI_FORM_DIAG, 3, 0);
+    CHECK(svi_init_at_mode(&t, &g, zero, 0.1, rng, &lp) == 1, "mode start used");
+    CHECK_NEAR(lp, 0, 1e-12);
+    for (int i = 0; i < 3; i++) {
+        CHECK_NEAR(g.theta[i], mean[i], 1e-6);
+        CHECK_NEAR(g.scale[i], 1 / sqrt(prec[i * 3 + i]), 1e-6);
+        CHECK(g.loc_step && fabs(g.loc_step[i] - g.scale[i]) < 1e-12, "loc step = width");
+    }
+    svi_guide_free(&g);
+    /* full rank: the whole Laplace approximation, exact for a Gaussian */
+    svi_guide_init(&g, SVI_FORM_TRIL, 3, 0);
+    CHECK(svi_init_at_mode(&t, &g, zero, 0.1, rng, &lp) == 1, "mode start used (mvn)");
+    guide_cov(&g, cov);
+    for (int i = 0; i < 9; i++)
+        CHECK_NEAR(cov[i], sigma[i], 1e-6);
+    svi_guide_free(&g);
+    /* low rank: marginal widths from the curvature */
+    svi_guide_init(&g, SVI_FORM_LOWRANK, 3, 1);
+    CHECK(svi_init_at_mode(&t, &g, zero, 0.1, rng, &lp) == 1, "mode start used (lowrank)");
+    for (int i = 0; i < 3; i++)
+        CHECK_NEAR(svi_guide_marginal_sd(&g, i), 1 / sqrt(prec[i * 3 + i]), 1e-6);
+    svi_guide_free(&g);
+    /* no mode: the start is kept, with the initial scale */
+    SamplerTarget tu = {2, unbounded_logp, NULL};
+    const double start[2] = {0.25, 0.5};
+    svi_guide_init(&g, SVI_FORM_DIAG, 2, 0);
+    CHECK(svi_init_at_mode(&tu, &g, start, 0.1, rng, &lp) == 0 && isnan(lp), "no mode: kept");
+    CHECK(g.theta[0] == 0.25 && g.theta[1] == 0.5 && fabs(g.scale[0] - 0.1) < 1e-15 && !g.loc_step,
+          "no mode: the start and initial scale");
+    svi_guide_free(&g);
+    gsl_rng_free(rng);
 }
 
 /* low rank: a target whose covariance is rank one plus diagonal is matched */
@@ -515,7 +578,8 @@ static void test_conjugate_models(void)
     CHECK(fit_model(&nm, SVI_DELTA, &sd1, &g, &m) == 0, "normal_mean delta fit");
     SamplerTarget t = {m.dim, model_logp_grad, &m};
     double lp0, lp1;
-    svi_polish_mode(&t, g.theta, &lp0, &lp1);
+    int conv;
+    svi_polish_mode(&t, g.theta, 500, &lp0, &lp1, &conv);
     CHECK_NEAR(g.theta[0], post_mean, 1e-7);
     SviGuide lg;
     int bad;
@@ -543,7 +607,7 @@ static void test_conjugate_models(void)
      * p (1-p) included), i.e. p = a / (a + b) */
     CHECK(fit_model(&bb, SVI_DELTA, &sd1, &g, &m) == 0, "beta_bernoulli delta fit");
     t = (SamplerTarget){m.dim, model_logp_grad, &m};
-    svi_polish_mode(&t, g.theta, &lp0, &lp1);
+    svi_polish_mode(&t, g.theta, 500, &lp0, &lp1, &conv);
     CHECK_NEAR(g.theta[0], log(a / b), 1e-7);
     svi_guide_free(&g);
     model_free(&m);
@@ -828,6 +892,7 @@ int main(void)
     test_guide_algebra();
     test_optimisers();
     test_fits_on_gaussians();
+    test_mode_start();
     test_lowrank_fit();
     test_conjugate_models();
     test_engine();
