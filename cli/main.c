@@ -146,6 +146,8 @@ static int set_action(Cli *c, const char *a)
     return 0;
 }
 
+static void cli_free(Cli *c);
+
 static int parse_args(Cli *c, int argc, char **argv)
 {
     sampler_config_default(&c->io.cfg);
@@ -181,9 +183,11 @@ static int parse_args(Cli *c, int argc, char **argv)
     } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
+            cli_free(c);
             exit(0);
         } else if (!strcmp(a, "--version")) {
             puts(CM_VERSION_STRING);
+            cli_free(c);
             exit(0);
         } else if (!strcmp(a, "--check")) {
             if (set_action(c, "check")) return -1;
