@@ -713,7 +713,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, CmParseState *ps)
         if (expects(&e, YYSYMBOL_COLON))
             say(&m, "empty index '[]': give at least one index");
         else
-            say(&m, "empty vector literal '[]': a vector needs at least one element");
+            say(&m, "empty '[]': a vector literal needs at least one element, and an array "
+                    "type needs its size (real[N])");
     } else if (expects(&e, YYSYMBOL_TILDE) && expects(&e, YYSYMBOL_ASSIGN) &&
                !expects(&e, YYSYMBOL_NEWLINE)) {
         const CmToken *h = &ps->head;

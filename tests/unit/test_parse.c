@@ -551,7 +551,7 @@ static void test_errors(void)
     FAILS_WITH("y = 1 + * 2\n", "1:9: error: unexpected '*', expected an expression");
     FAILS_WITH("y = 1 +\n", "1:8: error: unexpected end of file, expected an expression");
     FAILS_WITH("y = (1 +)\n", "1:9: error: unexpected ')', expected an expression");
-    FAILS_WITH("x = []\n", "1:6: error: empty vector literal '[]'");
+    FAILS_WITH("x = []\n", "1:6: error: empty '[]': a vector literal needs at least one element");
     FAILS_WITH("x = y[]\n", "1:7: error: empty index '[]'");
     FAILS_WITH("x = f(a, )\n", "1:10: error: unexpected ')', expected an expression");
     FAILS_WITH("x = f(a b)\n", "1:9: error: unexpected name 'b', expected ',' or ')' to close '(' opened at 1:6");
