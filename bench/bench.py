@@ -339,7 +339,7 @@ def print_model(e):
                      fmt(r["bulk_ess_per_1k_grads_sampling"]), str(r["divergences"]),
                      fmt(r["max_rhat"], 3), fmt(r["wall_s"]), fmt(r["exit_s"]),
                      fmt(e["start_s"]), mb(r["max_rss_kb"])])
-    if e.get("median") and len(a_global.seeds) > 1:
+    if e.get("median") and len({r["seed"] for r in e["runs"]}) > 1:
         m = e["median"]
         rows.append([f"**{e['headline_adapt_delta']:.2f}**", "median", fmt(m["grad_evals_per_s"]),
                      fmt(m["min_bulk_ess"]), fmt(m["bulk_ess_per_s_sampling"]),
@@ -504,17 +504,17 @@ def handwritten(a):
     results = []
     for name, data, steps, samples, hands in cases:
         t_cm, err = best_of(3, lambda: cm_grad_time(a, name, data, steps, samples))
+        ir_cm = None
+        if a.callgrind:
+            small, large = (100, 600) if name.startswith("eight") else (10, 30)
+            ir_cm = callgrind_per_grad(a, name, data, steps, small, large)
         for variant, args in hands:
             t_hw, err2 = best_of(3, lambda: gradbench(a, args + ["--seconds",
                                                                  str(a.hand_seconds)]))
-            ir_cm = ir_hw = None
+            ir_hw = None
             if a.callgrind:
-                if name.startswith("eight"):
-                    ir_cm = callgrind_per_grad(a, name, data, steps, 100, 600)
-                    ir_hw = callgrind_hand(a, args, 1000, 11000)
-                else:
-                    ir_cm = callgrind_per_grad(a, name, data, steps, 10, 30)
-                    ir_hw = callgrind_hand(a, args, 20, 120)
+                n1, n2 = (1000, 11000) if name.startswith("eight") else (20, 120)
+                ir_hw = callgrind_hand(a, args, n1, n2)
             results.append({"model": name, "hand_variant": variant, "cm_s_per_grad": t_cm,
                             "hand_s_per_grad": t_hw, "cm_ir_per_grad": ir_cm,
                             "hand_ir_per_grad": ir_hw, "error": err or err2})
@@ -534,11 +534,7 @@ def handwritten(a):
     return results
 
 
-a_global = None
-
-
 def main():
-    global a_global
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cmrun", required=True)
     ap.add_argument("--models", required=True, help="folder of the .cm files")
@@ -554,13 +550,24 @@ def main():
     ap.add_argument("--gradbench", default="")
     ap.add_argument("--hand-seconds", type=float, default=1.0)
     ap.add_argument("--callgrind", type=int, default=0)
-    ap.add_argument("--skip-models", action="store_true",
-                    help="only the hand-written comparison (and Stan ratios from a saved run)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="print the tables of the models from OUT/results.json instead of "
+                         "running them again (to add Stan ratios to an earlier run)")
     a = ap.parse_args()
     a.seeds = [int(s) for s in a.seeds.replace(",", " ").split()]
-    a_global = a
     os.makedirs(a.out, exist_ok=True)
 
+    saved = {}
+    if a.reuse:
+        try:
+            with open(os.path.join(a.out, "results.json")) as f:
+                old = json.load(f)
+            saved = {e["name"]: e for e in old["models"]}
+            a.seeds = old["seeds"]
+        except (OSError, ValueError, KeyError) as ex:
+            print(f"bench: no earlier results to reuse in {a.out}/results.json ({ex})",
+                  file=sys.stderr)
+            return 2
     load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
     say(f"# cm benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     say()
@@ -571,13 +578,18 @@ def main():
     say()
     entries = []
     only = set(filter(None, a.only.split(",")))
-    if not a.skip_models:
-        for name, datafile, _ in MODELS:
-            if only and name not in only:
-                continue
-            e = bench_model(a, name, datafile)
-            print_model(e)
-            entries.append(e)
+    if a.reuse:
+        say(f"(the model figures below are those of the earlier run saved in {a.out})")
+        say()
+    for name, datafile, _ in MODELS:
+        if only and name not in only:
+            continue
+        if a.reuse and name not in saved:
+            continue
+        e = saved[name] if a.reuse else bench_model(a, name, datafile)
+        print_model(e)
+        entries.append(e)
+    if entries:
         rows = []
         for e in entries:
             m = e.get("median")
@@ -603,8 +615,9 @@ def main():
     if stan and entries:
         print_stan_ratios(entries, stan)
     hand = handwritten(a) if a.gradbench else []
-    with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump({"models": entries, "handwritten": hand, "seeds": a.seeds}, f, indent=1)
+    if not a.reuse:  # a reuse may print a subset: keep the full record
+        with open(os.path.join(a.out, "results.json"), "w") as f:
+            json.dump({"models": entries, "handwritten": hand, "seeds": a.seeds}, f, indent=1)
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(say.lines) + "\n")
     failed = any("error" in r for e in entries for r in e["runs"])

@@ -18,6 +18,9 @@
 #                              shared/bench/stan/run_all.sh; INSTALL=1 lets it
 #                              apt-get rstan) and print cm / Stan ratios
 #   BENCH_STAN_JSON=FILE       ratios against a Stan run made before
+#   BENCH_REUSE=1              do not rerun cm's models: reprint the tables of
+#                              the last run in BENCH_OUT (with Stan ratios
+#                              when a Stan run is given)
 #   BENCH_OUT=DIR              where draws and results go (build/bench)
 #   CMRUN=PATH                 the cmrun to time (./cmrun)
 #   OPENBLAS_NUM_THREADS       1 unless set: each chain already has its own
@@ -38,6 +41,10 @@ if [ ! -x "$cmrun" ]; then
 fi
 
 shared=
+if [ -n "${CM_SHARED:-}" ] && [ ! -f "$CM_SHARED/bench/data/eight_schools.json" ]; then
+  echo "bench: CM_SHARED=$CM_SHARED has no bench/data/eight_schools.json" >&2
+  exit 2
+fi
 for d in "${CM_SHARED:-}" "$root/../shared" /work/shared; do
   if [ -n "$d" ] && [ -f "$d/bench/data/eight_schools.json" ]; then
     shared=$(cd "$d" && pwd)
@@ -69,7 +76,7 @@ models=${BENCH_MODELS:-}
 # ---------------------------------------------------------------- Stan
 stan_json=${BENCH_STAN_JSON:-}
 if [ "${BENCH_STAN:-0}" = 1 ]; then
-  stan_seeds=$(echo $seeds | tr ' ' ',')
+  stan_seeds=$(printf '%s' "$seeds" | tr -s ' \t,' ',' | sed 's/^,//; s/,$//')
   stan_models=
   if [ -n "$models" ]; then
     for m in $(echo "$models" | tr ',' ' '); do
@@ -82,8 +89,15 @@ if [ "${BENCH_STAN:-0}" = 1 ]; then
     stan_models="--models=${stan_models#,}"
   fi
   echo "bench: running the Stan anchor first (compiles each program, ~25 min for 3 seeds)"
+  rm -f "$out/stan.json"
   if bash "$shared/bench/stan/run_all.sh" --seeds="$stan_seeds" --out="$out/stan" \
        ${stan_models:+"$stan_models"}; then
+    stan_json="$out/stan.json"
+  elif [ -f "$out/stan.json" ]; then
+    # run_bench.R writes stan.json before its Markdown report; a failure
+    # after that point leaves every figure in place
+    echo "bench: the Stan run ended with an error after writing $out/stan.json" >&2
+    echo "       (see $out/stan.log); using its figures" >&2
     stan_json="$out/stan.json"
   else
     echo "bench: the Stan run failed (see $out/stan.log); cm figures only" >&2
@@ -109,6 +123,8 @@ if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
   fi
 fi
 
-exec python3 bench/bench.py --cmrun "$cmrun" --models bench --data "$data" --out "$out" \
+reuse=
+if [ "${BENCH_REUSE:-0}" = 1 ]; then reuse=--reuse; fi
+exec python3 bench/bench.py $reuse --cmrun "$cmrun" --models bench --data "$data" --out "$out" \
   --seeds "$seeds" --only "$models" --escalate "${BENCH_ESCALATE:-1}" \
   --stan-json "$stan_json" --gradbench "$gradbench" --callgrind "$callgrind"

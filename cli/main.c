@@ -147,6 +147,7 @@ static int set_action(Cli *c, const char *a)
 }
 
 static void cli_free(Cli *c);
+void openblas_set_num_threads(int n); /* OpenBLAS's cblas extension */
 
 static int parse_args(Cli *c, int argc, char **argv)
 {
@@ -484,6 +485,10 @@ int main(int argc, char **argv)
     Cli c;
     memset(&c, 0, sizeof c);
     gsl_set_error_handler_off(); /* numerical failures become NaN, not abort() */
+    /* chains are our threads; OpenBLAS's own threads only contend with them
+       (measured: 3x the CPU time on the logistic-regression bench) */
+    if (!getenv("OPENBLAS_NUM_THREADS"))
+        openblas_set_num_threads(1);
     if (parse_args(&c, argc, argv) != 0) {
         cli_free(&c);
         return 2;
