@@ -590,6 +590,7 @@ int main(int argc, char **argv)
             o.data = &data;
             o.dos = &dos;
             o.samples = 1;
+            o.check_only = 1;
             o.model_name = model_name(c.model);
             FILE *devnull = fopen("/dev/null", "w");
             FILE *saved = stdout;

@@ -73,6 +73,7 @@ typedef struct {
     int draw_missing;     /* draw a value from the distribution if none given  */
     int density_latent;   /* add log p(value) for sites that are not evidence  */
     int density_observed; /* add log p(value) for evidence                     */
+    int placeholder;      /* --check: an improper site gets a point of its support */
 } ExecPolicy;
 
 struct Exec {

@@ -28,6 +28,7 @@ typedef struct {
     SamplerConfig cfg;        /* MCMC settings */
     int progress;             /* show progress on stderr */
     const CausalQuery *cq;    /* counterfactual or effect columns (NULL: none) */
+    int check_only;           /* --check with data: one run to check shapes */
 } InferOptions;
 
 int infer_nuts(const InferOptions *o);

@@ -87,6 +87,12 @@ Value exec_draw(Exec *ex, SiteMsg *m)
                       "'%s' ~ %s cannot be drawn: the user-defined distribution has only a log "
                       "density, no sampler (give it a value with --given, or use another engine)",
                       m->name, d->name);
+        if (!d->sample && ex->policy.placeholder) {
+            /* checking shapes only: any point of the support will do */
+            for (int i = 0; i < v.n; i++)
+                out[i] = d->support == SUP_POSITIVE || d->support == SUP_NATURAL ? 1 : 0;
+            return v;
+        }
         if (!d->sample)
             exec_fail(ex, m->line, m->col,
                       "'%s' ~ %s cannot be drawn: %s is improper and has no sampler (give it a value "

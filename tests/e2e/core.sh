@@ -9,6 +9,13 @@ for m in eight_schools logistic_regression scm ar1 extern_cbrt intervention prel
     [ -s "$TMP/out" ] || [ -s "$TMP/err" ] && bad "check $m is not silent" || ok
 done
 
+# --check with data runs the model once for shapes, improper priors included
+printf 'data y: real[3]\nmu ~ Flat()\ns ~ HalfFlat()\ny ~ Normal(mu, s)\n' > "$TMP/flat.cm"
+run $CMRUN --check "$TMP/flat.cm" --set 'y=[1,2,3]'
+expect_rc 0 "check with data and flat priors"
+run $CMRUN --check "$TMP/flat.cm" --set 'y=[1,2]'
+expect_rc 2 "check with data of the wrong shape"
+
 # NUTS on eight schools: CmdStan CSV files, one per chain
 run $CMRUN examples/eight_schools.cm --data examples/eight_schools.json --seed 11 \
     --output "$TMP/es.csv" --threads 1
