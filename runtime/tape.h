@@ -90,6 +90,8 @@ typedef struct Tape {
     long npart, cappart;
     int *ipool;
     long nipool, capipool;
+    int *inputs;             /* (first slot, count) of each tape_inputs range */
+    long ninputs, capinputs;
     double target;
     double target_const;     /* density terms folded at trace time (no parameter) */
     int dynamic;             /* control flow read a parameter: re-trace each time */
