@@ -50,5 +50,7 @@ unsigned long infer_chain_seed(unsigned long seed, int chain);
 int infer_weighted_summary(const InferOptions *o, const double *rows, int nrows, int ncols,
                            const char *const *names, gsl_rng *rng);
 int infer_counterfactual(const InferOptions *o);
+#include "csv_out.h"
+CsvOut *infer_csv_open(const InferOptions *o, CsvHeader *h, int ncols, const char *const *names);
 
 #endif

@@ -76,6 +76,19 @@ static double sim_draw(Sim *s, const InferOptions *o, double *row, int lead)
     return s->tape.target;
 }
 
+/* Finish an engine's settings header with the run's lines and open the
+ * output file (the header is freed; NULL after printing why). */
+CsvOut *infer_csv_open(const InferOptions *o, CsvHeader *h, int ncols, const char *const *names)
+{
+    csv_header_run(h, 1, o->data_file, o->seed, o->output);
+    char err[512];
+    CsvOut *c = csv_out_open(o->output, h, ncols, names, err, sizeof err);
+    csv_header_free(h);
+    if (!c)
+        fprintf(stderr, "cmrun: %s\n", err);
+    return c;
+}
+
 static CsvOut *open_csv(const InferOptions *o, const char *method, int ncols, const char *const *names)
 {
     if (!o->output)
@@ -85,13 +98,7 @@ static CsvOut *open_csv(const InferOptions *o, const char *method, int ncols, co
     csv_header_add(&h, 0, "model", "%s", o->model_name);
     csv_header_add(&h, 0, "method", "%s", method);
     csv_header_add(&h, 1, "num_samples", "%d", o->samples);
-    csv_header_run(&h, 1, o->data_file, o->seed, o->output);
-    char err[512];
-    CsvOut *c = csv_out_open(o->output, &h, ncols, names, err, sizeof err);
-    csv_header_free(&h);
-    if (!c)
-        fprintf(stderr, "cmrun: %s\n", err);
-    return c;
+    return infer_csv_open(o, &h, ncols, names);
 }
 
 static int finish_csv(CsvOut *c)

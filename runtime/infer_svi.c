@@ -597,13 +597,7 @@ static CsvOut *open_draws_csv(const InferOptions *o, const SviOptions *s, int nc
     csv_header_add(&h, 2, "lr_decay", "%g", s->lr_decay);
     csv_header_add(&h, 2, "tol_rel_obj", "%g", s->tol);
     csv_header_add(&h, 2, "output_samples", "%d", s->samples);
-    csv_header_run(&h, 1, o->data_file, o->seed, o->output);
-    char err[512];
-    CsvOut *c = csv_out_open(o->output, &h, ncols, names, err, sizeof err);
-    csv_header_free(&h);
-    if (!c)
-        fprintf(stderr, "cmrun: %s\n", err);
-    return c;
+    return infer_csv_open(o, &h, ncols, names);
 }
 
 typedef struct {
