@@ -25,7 +25,7 @@ void exec_init(Exec *ex, const Program *p, const DataSet *data, Tape *tape, gsl_
     ex->data = data;
     ex->tape = tape;
     ex->rng = rng;
-    ex->policy = (ExecPolicy){1, 1, 1, 0};
+    ex->policy = (ExecPolicy){.draw_missing = 1, .density_latent = 1, .density_observed = 1, .placeholder = 0};
     ex->vars = calloc((size_t)p->nvars + 1, sizeof(Value));
     ex->bound = calloc((size_t)p->nvars + 1, 1);
     if (!ex->vars || !ex->bound) {

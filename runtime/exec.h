@@ -74,6 +74,10 @@ typedef struct {
     int density_latent;   /* add log p(value) for sites that are not evidence  */
     int density_observed; /* add log p(value) for evidence                     */
     int placeholder;      /* --check: an improper site gets a point of its support */
+    int enumerate;        /* gradient engines: sum out latent discrete sites of finite
+                             support instead of refusing them (enumerate.c)       */
+    int subsample;        /* SVI: `plate ... subsample B` runs B random iterations
+                             and scales their densities by N / B                   */
 } ExecPolicy;
 
 struct Exec {

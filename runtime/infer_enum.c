@@ -108,7 +108,7 @@ static int enumerate(const InferOptions *o, DoHandler *dos, Enumeration *out)
     tape_init(&tape);
     Exec ex;
     exec_init(&ex, o->prog, o->data, &tape, NULL);
-    ex.policy = (ExecPolicy){0, 1, 1, 0};
+    ex.policy = (ExecPolicy){.draw_missing = 0, .density_latent = 1, .density_observed = 1, .placeholder = 0};
     ConditionHandler cond;
     condition_init(&cond, o->data);
     EnumHandler eh;

@@ -34,7 +34,7 @@ static int sim_init(Sim *s, const InferOptions *o, int weight_evidence)
     s->rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(s->rng, infer_chain_seed(o->seed, 0));
     exec_init(&s->ex, o->prog, o->data, &s->tape, s->rng);
-    s->ex.policy = (ExecPolicy){1, 0, weight_evidence, o->check_only};
+    s->ex.policy = (ExecPolicy){.draw_missing = 1, .density_latent = 0, .density_observed = weight_evidence, .placeholder = o->check_only};
     condition_init(&s->cond, o->data);
     trace_init(&s->trace);
     exec_push(&s->ex, &s->trace.h);

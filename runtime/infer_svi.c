@@ -719,10 +719,10 @@ static void report_failure(const Model *m, const SviResult *res)
 
 /* Draw from the guide: the mean row, then s->samples draws, into the CSV
  * and the Draws.  Sets the draws' ELBO estimate and its standard error. */
-static int draw_guide(const SviOptions *s, Model *m, SviGuide *g,
+static int draw_guide(const SviOptions *s, Model *m, SviGuide *g, CausalGq *gq,
                       gsl_rng *rng, CsvOut *csv, Draws *draws, double *elbo, double *se)
 {
-    int ncols = 2 + m->ncols, rc = 0;
+    int ncols = 2 + m->ncols + (gq ? gq->ncols : 0), rc = 0;
     double *row = calloc((size_t)ncols, sizeof(double));
     double *z = calloc((size_t)m->dim, sizeof(double));
     double sum = 0, sum2 = 0;
@@ -740,7 +740,8 @@ static int draw_guide(const SviOptions *s, Model *m, SviGuide *g,
             svi_guide_sample(g, rng, z);
         row[0] = model_logp(m, z);
         row[1] = svi_guide_log_q(g, z);
-        if (model_row(m, z, row + 2) != 0) {
+        if (model_row(m, z, row + 2) != 0 ||
+            (gq && causal_gq_row(gq, z, row + 2 + m->ncols, NULL) != 0)) {
             rc = 2;
             break;
         }
@@ -824,6 +825,24 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
     const char **names = NULL;
     Draws *draws = NULL;
     CsvOut *csv = NULL;
+    /* counterfactual, effect or interventional columns: the guide stands in
+       for the factual posterior, and each draw is pushed through the other
+       world(s) as a NUTS draw is (causal_gq.h) */
+    CausalGq gq;
+    int gq_ok = 0;
+    gsl_rng *gq_rng = NULL;
+    if (o->cq && m.dim > 0) {
+        double *q0 = calloc((size_t)m.dim, sizeof(double));
+        gq_rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(gq_rng, infer_chain_seed(o->seed + 7919, 0));
+        int r = q0 ? causal_gq_init(&gq, o->cq, o->prog, o->data, &m.param, gq_rng, q0) : -1;
+        free(q0);
+        gq_ok = 1;
+        if (r != 0) {
+            rc = 2;
+            goto out;
+        }
+    }
     if (m.dim == 0) {
         fprintf(stderr, "cmrun: --infer svi: the model has no latent continuous sites: nothing to "
                         "fit (use --infer prior to simulate it)\n");
@@ -878,7 +897,8 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
         rc = 2;
         goto out;
     }
-    int ncols = 2 + m.ncols;
+    int ngq = gq_ok ? gq.ncols : 0;
+    int ncols = 2 + m.ncols + ngq;
     names = calloc((size_t)ncols, sizeof(char *));
     if (!names) {
         rc = 1;
@@ -888,6 +908,8 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
     names[1] = "log_q__";
     for (int j = 0; j < m.ncols; j++)
         names[2 + j] = m.names[j];
+    for (int j = 0; j < ngq; j++)
+        names[2 + m.ncols + j] = gq.names[j];
     if (o->output && !(csv = open_draws_csv(o, s, ncols, names))) {
         rc = 2;
         goto out;
@@ -927,7 +949,7 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
     }
     draws = draws_new(1, ncols, names);
     double t_draw = now(), d_elbo, d_se;
-    rc = draws ? draw_guide(s, &m, &g, rng, csv, draws, &d_elbo, &d_se) : 1;
+    rc = draws ? draw_guide(s, &m, &g, gq_ok ? &gq : NULL, rng, csv, draws, &d_elbo, &d_se) : 1;
     t_draw = now() - t_draw;
     if (rc != 0)
         goto out;
@@ -959,6 +981,10 @@ out:
     free(names);
     svi_guide_free(&g);
     gsl_rng_free(rng);
+    if (gq_ok)
+        causal_gq_free(&gq);
+    if (gq_rng)
+        gsl_rng_free(gq_rng);
     model_free(&m);
     return rc;
 }

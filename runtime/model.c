@@ -98,7 +98,7 @@ int model_init(Model *m, const Program *p, const DataSet *data, DoHandler *dos, 
     m->rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(m->rng, seed);
     exec_init(&m->ex, p, data, &m->tape, m->rng);
-    m->ex.policy = (ExecPolicy){0, 1, 1, 0};
+    m->ex.policy = (ExecPolicy){.draw_missing = 0, .density_latent = 1, .density_observed = 1, .placeholder = 0};
     condition_init(&m->cond, data);
     param_init(&m->param);
     trace_init(&m->trace);

@@ -51,7 +51,7 @@ int twin_eval_factual(TwinEval *t, const double *q, double *logw)
         exec_push(ex, &t->param.h);
     }
     exec_push(ex, &t->cond.h);
-    ex->policy = (ExecPolicy){1, 0, 1, 0};
+    ex->policy = (ExecPolicy){.draw_missing = 1, .density_latent = 0, .density_observed = 1, .placeholder = 0};
     twin_begin_world(&t->tw, 1);
     if (exec_run_world(ex, 1) != 0)
         return -1;
@@ -69,7 +69,7 @@ int twin_eval_world(TwinEval *t, DoHandler *dos)
     exec_push(ex, &t->tw.h);
     if (dos)
         exec_push(ex, &dos->h);
-    ex->policy = (ExecPolicy){1, 0, 0, 0};
+    ex->policy = (ExecPolicy){.draw_missing = 1, .density_latent = 0, .density_observed = 0, .placeholder = 0};
     twin_begin_world(&t->tw, 2);
     double target = t->tape.target;
     int rc = exec_run_world(ex, 0);
@@ -84,7 +84,7 @@ int twin_eval_predictive(TwinEval *t, DoHandler *dos, const unsigned char *downs
     exec_push(ex, &t->tw.h);
     if (dos)
         exec_push(ex, &dos->h);
-    ex->policy = (ExecPolicy){1, 0, 0, 0};
+    ex->policy = (ExecPolicy){.draw_missing = 1, .density_latent = 0, .density_observed = 0, .placeholder = 0};
     t->tw.world = 3;
     t->tw.downstream = downstream;
     t->tw.factual = t->vars1;

@@ -57,6 +57,15 @@ expect_rc 0 "effect by NUTS"
 awk -F, '/^#/{next} !h{for(i=1;i<=NF;i++){if($i=="b")B=i; if($i=="effect")E=i}; h=1; next}
     { d = $B - $E; if (d < 0) d = -d; if (d > 1e-6) bad = 1 } END { exit bad }' "$TMP/lin_1.csv" \
     && ok || bad "effect != b in the linear model"
+# the same with SVI standing in for the posterior: each guide draw is pushed
+# through both worlds, so the effect is still b draw by draw
+run $CMRUN examples/causal/ate_linear.cm --data examples/causal/ate_linear.json --effect t --on y \
+    --infer svi --guide mvn --samples 500 --seed 4 --output "$TMP/lin_svi.csv" --quiet
+expect_rc 0 "effect by SVI"
+expect_out "effect" "SVI effect column in the summary"
+awk -F, '/^#/{next} !h{for(i=1;i<=NF;i++){if($i=="b")B=i; if($i=="effect")E=i}; h=1; next}
+    { n++; d = $B - $E; if (d < 0) d = -d; if (d > 1e-6) bad = 1 } END { exit bad + !E + (n != 501) }' \
+    "$TMP/lin_svi.csv" && ok || bad "SVI: effect != b in the linear model"
 run $CMRUN examples/causal/ate_linear.cm --data examples/causal/ate_linear.json --effect t --on y \
     --where 't == 1' --chains 1 --samples 200 --warmup 200 --seed 4 --quiet
 expect_rc 0 "effect on the treated"
