@@ -147,11 +147,17 @@ static int check_stream(CsvOut *o)
     return 0;
 }
 
+/* NUTS's own diagnostics get CmdStan's 6 digits; every other column
+ * (lp__, energy__, and the engines' log_q__, log_weight__, prob__, which
+ * carry probabilities and weights) gets 9. */
 static int is_coarse_column(const char *name)
 {
-    size_t n = strlen(name);
-    return n > 2 && strcmp(name + n - 2, "__") == 0 && strcmp(name, "lp__") != 0 &&
-           strcmp(name, "energy__") != 0;
+    static const char *const coarse[] = {"accept_stat__", "stepsize__", "treedepth__",
+                                         "n_leapfrog__", "divergent__"};
+    for (size_t i = 0; i < sizeof coarse / sizeof coarse[0]; i++)
+        if (strcmp(name, coarse[i]) == 0)
+            return 1;
+    return 0;
 }
 
 /* One value, as docs/output.md specifies; returns its length. */

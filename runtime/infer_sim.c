@@ -292,10 +292,13 @@ int infer_check_grad(const InferOptions *o)
     double *qq = calloc((size_t)dim, sizeof(double)), *worst = calloc((size_t)dim, sizeof(double));
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, o->seed);
-    int points = 0;
-    for (int tries = 0; points < 3 && tries < 100; tries++) {
+    /* points uniform(-R, R) on the unconstrained scale, R from --init as
+       NUTS draws its initial values (R = 0: the origin alone) */
+    double radius = o->cfg.init_radius;
+    int want = radius > 0 ? 3 : 1, points = 0;
+    for (int tries = 0; points < want && tries < 100; tries++) {
         for (int i = 0; i < dim; i++)
-            q[i] = gsl_rng_uniform(rng) * 4 - 2;
+            q[i] = radius > 0 ? (2 * gsl_rng_uniform(rng) - 1) * radius : 0;
         double lp = model_logp_grad(&m, q, g);
         if (!isfinite(lp))
             continue;
@@ -318,10 +321,14 @@ int infer_check_grad(const InferOptions *o)
     }
     int rc = 0;
     if (points == 0) {
-        fprintf(stderr, "cmrun: --check-grad: no point with a finite log density found\n");
+        fprintf(stderr, radius > 0 ? "cmrun: --check-grad: no point with a finite log density found "
+                                     "in 100 tries (--init %g)\n"
+                                   : "cmrun: --check-grad: the log density is not finite at the "
+                                     "origin (--init %g)\n", radius);
         rc = 1;
     } else {
-        printf("Gradient check at %d random points (autodiff vs central differences):\n", points);
+        printf("Gradient check at %d %s (autodiff vs central differences):\n", points,
+               radius > 0 ? (points == 1 ? "random point" : "random points") : "point (the origin)");
         printf("%-24s %14s\n", "parameter", "rel. error");
         double tol = 1e-5;
         for (int i = 0; i < dim; i++) {

@@ -111,6 +111,11 @@ check_near "P(recover | A)" "$pa" "$(calc '273/350')" 1e-6
 pb=$(enum_prob $M recover 1 --given treat=0)
 check_near "P(recover | B)" "$pb" "$(calc '289/350')" 1e-6
 is_number "$pa" && is_number "$pb" && awk -v a="$pa" -v b="$pb" 'BEGIN { exit !(a - b < 0) }' && ok || bad "observationally B should look better"
+# the CSV carries the probabilities to 9 digits: P(small, B, not recovered)
+# = 357/700 * 270/357 * 36/270 = 36/700
+run $CMRUN $M --infer enum --output "$TMP/kidney.csv"
+p000=$(awk -F, '/^#/ { next } !h { h = 1; next } $2 == 0 && $3 == 0 && $4 == 0 { print $1 }' "$TMP/kidney.csv")
+check_near "enum CSV prob__ of (0, 0, 0)" "$p000" "$(calc '36 / 700')" 1e-9
 p=$(enum_prob $M recover 1 --given treat=1 --given large=0)
 check_near "P(recover | A, small)" "$p" "$(calc '81/87')" 1e-6
 p=$(enum_prob $M recover 1 --given treat=0 --given large=1)

@@ -35,4 +35,14 @@ for m in $(find examples -name '*.cm' | sort); do
     expect_rc 0 "check-grad $m"
 done
 echo "skipped: $skipped models without a gradient or without data"
+
+# --init sets where the points are drawn: R = 0 is the origin alone, and a
+# model undefined there says so
+run $CMRUN --check-grad examples/eight_schools.cm --data examples/eight_schools.json --init 0
+expect_rc 0 "check-grad --init 0"
+expect_out "at 1 point (the origin)" "check-grad --init 0 checks the origin"
+printf 'x ~ Normal(0, 1)\nfactor(log(x))\n' >"$TMP/origin.cm"
+run $CMRUN --check-grad "$TMP/origin.cm" --init 0
+expect_rc 1 "check-grad at an origin where log p is not finite"
+expect_err "not finite at the origin (--init 0)" "check-grad names the origin"
 done_tests
