@@ -18,10 +18,17 @@
  *               chains, tail ESS on the indicators I(x <= q05), I(x <= q95),
  *               the ESS of the mean (for MCSE) on the raw split chains.
  *
- * Autocovariances come from GSL's radix-2 real FFT with zero padding to a
- * power of two of at least 2n (so the circular correlation is the linear
- * one), then are rescaled so that lag 0 is exactly the directly computed
- * biased variance, as posterior does; this keeps FFT rounding out of W.
+ * Autocovariances are summed directly for the first lags (Geyer's sequence
+ * usually stops within a few) and otherwise come from GSL's radix-2 real
+ * FFT with zero padding to a power of two of at least 2n (so the circular
+ * correlation is the linear one), rescaled so that lag 0 is exactly the
+ * directly computed biased variance, as posterior does; this keeps FFT
+ * rounding out of W.
+ *
+ * Sorting is most of the remaining cost (ranks twice and quantiles once per
+ * column, for a thousand columns after a long time series), so draws are
+ * sorted by an LSD radix sort on their IEEE bit patterns: linear time, and
+ * the same order as a comparison sort (NaN never reaches it).
  *
  * Failure is NaN: a column with a NaN draw, a constant column, or chains
  * too short to split give NaN rather than a number that looks trustworthy.
@@ -32,13 +39,13 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_fft_halfcomplex.h>
 #include <gsl/gsl_fft_real.h>
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -65,13 +72,79 @@ static int unusable(const double *x, size_t n)
     return !(hi - lo >= DBL_EPSILON);
 }
 
+/* A double's bits as an unsigned key in the same order (-inf < ... < -0 <
+ * +0 < ... < inf); -0 and +0 get adjacent keys, and callers compare the
+ * values themselves when they look for ties. */
+static uint64_t sort_key(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u >> 63) ? ~u : u | (UINT64_C(1) << 63);
+}
+
+/* Sort n (key, index) pairs by key, stably: eight passes of one byte, with
+ * every byte's histogram counted in one read, and passes skipped where all
+ * keys share the byte (the exponent's high bits usually do).  The passes
+ * alternate between a and tmp (room for n pairs each); returns the one that
+ * holds the result. */
+typedef struct { uint64_t key; size_t idx; } KeyIdx;
+
+static KeyIdx *radix_sort(KeyIdx *a, KeyIdx *tmp, size_t n)
+{
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 8; b++)
+            count[b][(a[i].key >> (8 * b)) & 0xff]++;
+    for (int b = 0; b < 8; b++) {
+        int shift = 8 * b;
+        if (n == 0 || count[b][(a[0].key >> shift) & 0xff] == n)
+            continue;                      /* every key has this byte */
+        size_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = count[b][d];
+            count[b][d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[b][(a[i].key >> shift) & 0xff]++] = a[i];
+        KeyIdx *t = a;
+        a = tmp;
+        tmp = t;
+    }
+    return a;
+}
+
+/* The permutation that sorts x (no NaN) into perm; -1 when out of memory. */
+static int sort_index(size_t *perm, const double *x, size_t n)
+{
+    KeyIdx *a = malloc((n ? n : 1) * sizeof *a), *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    int rc = -1;
+    if (a && tmp) {
+        for (size_t i = 0; i < n; i++)
+            a[i] = (KeyIdx){sort_key(x[i]), i};
+        const KeyIdx *sorted = radix_sort(a, tmp, n);
+        rc = 0;
+        for (size_t i = 0; i < n; i++)
+            perm[i] = sorted[i].idx;
+    }
+    free(a);
+    free(tmp);
+    return rc;
+}
+
 static double *copy_sorted(const double *x, size_t n)
 {
     double *s = malloc((n ? n : 1) * sizeof *s);
-    if (!s)
+    size_t *perm = malloc((n ? n : 1) * sizeof *perm);
+    if (!s || !perm || has_nan(x, n) || sort_index(perm, x, n) != 0) {
+        free(s);
+        free(perm);
         return NULL;
-    memcpy(s, x, n * sizeof *s);
-    gsl_sort(s, 1, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        s[i] = x[perm[i]];
+    free(perm);
     return s;
 }
 
@@ -109,7 +182,11 @@ static int z_scale(double *x, size_t n)
         free(rank);
         return -1;
     }
-    gsl_sort_index(perm, x, 1, n);
+    if (sort_index(perm, x, n) != 0) {
+        free(perm);
+        free(rank);
+        return -1;
+    }
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j + 1 < n && x[perm[j + 1]] == x[perm[i]])
@@ -187,26 +264,74 @@ int diagnostics_autocovariance(const double *x, int n, double *acov)
     return 0;
 }
 
+/* The chains' mean autocovariance, lag by lag as Geyer's sequence asks for
+ * it.  A well-mixing chain's sequence stops after a few lags, so those are
+ * summed directly (m n work per lag); a chain that needs more than
+ * ACOV_DIRECT_LAGS gets every lag at once by FFT.  Both give the biased
+ * autocovariance sum_i d_i d_{i+t} / n of the centred draws d, and agree to
+ * rounding. */
+#define ACOV_DIRECT_LAGS 64
+
+typedef struct {
+    const double *x;
+    int m, n;
+    double *dev;         /* centred draws, m x n */
+    double *acov_mean;   /* [n] */
+    double *acov;        /* FFT scratch [n] */
+    int have;            /* lags 0 .. have-1 are known */
+} LagMeans;
+
+static int lag_means_upto(LagMeans *lm, int t)
+{
+    if (t < lm->have)
+        return 0;
+    if (t >= ACOV_DIRECT_LAGS) {
+        memset(lm->acov_mean, 0, (size_t)lm->n * sizeof(double));
+        for (int c = 0; c < lm->m; c++) {
+            if (diagnostics_autocovariance(lm->x + (size_t)c * lm->n, lm->n, lm->acov) < 0)
+                return -1;
+            for (int k = 0; k < lm->n; k++)
+                lm->acov_mean[k] += lm->acov[k] / lm->m;
+        }
+        lm->have = lm->n;
+        return 0;
+    }
+    for (int lag = lm->have; lag <= t; lag++) {
+        double sum = 0;
+        for (int c = 0; c < lm->m; c++) {
+            const double *d = lm->dev + (size_t)c * lm->n;
+            double s = 0;
+            for (int i = 0; i + lag < lm->n; i++)
+                s += d[i] * d[i + lag];
+            sum += (s / lm->n) / lm->m;
+        }
+        lm->acov_mean[lag] = sum;
+    }
+    lm->have = t + 1;
+    return 0;
+}
+
 /* posterior's .ess(): multi-chain ESS of m chains of n draws. */
 static double ess_of_chains(const double *x, int m, int n)
 {
     if (m < 1 || n < 3 || unusable(x, (size_t)m * n))
         return NAN;
-    double *acov = malloc((size_t)n * sizeof *acov);
-    double *acov_mean = calloc((size_t)n, sizeof *acov_mean);
+    LagMeans lm = {x, m, n, malloc((size_t)m * n * sizeof(double)),
+                   calloc((size_t)n, sizeof(double)), malloc((size_t)n * sizeof(double)), 0};
+    double *acov_mean = lm.acov_mean;
     double *chain_mean = malloc((size_t)m * sizeof *chain_mean);
     double *rho = calloc((size_t)n, sizeof *rho);
     double ess = NAN;
-    if (!acov || !acov_mean || !chain_mean || !rho)
+    if (!lm.dev || !lm.acov_mean || !lm.acov || !chain_mean || !rho)
         goto done;
     for (int c = 0; c < m; c++) {
         const double *chain = x + (size_t)c * n;
-        if (diagnostics_autocovariance(chain, n, acov) < 0)
-            goto done;
-        for (int t = 0; t < n; t++)
-            acov_mean[t] += acov[t] / m;
         chain_mean[c] = gsl_stats_mean(chain, 1, n);
+        for (int i = 0; i < n; i++)
+            lm.dev[(size_t)c * n + i] = chain[i] - chain_mean[c];
     }
+    if (lag_means_upto(&lm, 1) < 0)
+        goto done;
     double mean_var = acov_mean[0] * n / (n - 1.0);
     double var_plus = mean_var * (n - 1.0) / n;
     if (m > 1)
@@ -219,6 +344,8 @@ static double ess_of_chains(const double *x, int m, int n)
     rho[1] = rho_odd;
     while (t < n - 5 && !isnan(rho_even + rho_odd) && rho_even + rho_odd > 0) {
         t += 2;
+        if (lag_means_upto(&lm, t + 1) < 0)
+            goto done;
         rho_even = 1 - (mean_var - acov_mean[t]) / var_plus;
         rho_odd = 1 - (mean_var - acov_mean[t + 1]) / var_plus;
         if (rho_even + rho_odd >= 0) {
@@ -248,8 +375,9 @@ static double ess_of_chains(const double *x, int m, int n)
         tau = 1 / log10(total);
     ess = total / tau;
 done:
-    free(acov);
-    free(acov_mean);
+    free(lm.dev);
+    free(lm.acov_mean);
+    free(lm.acov);
     free(chain_mean);
     free(rho);
     return ess;

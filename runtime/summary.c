@@ -18,8 +18,10 @@
 #include "summary.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diagnostics.h"
 
@@ -83,23 +85,76 @@ static void format_rhat(char *buf, double v)
         snprintf(buf, CELL, "%.2f", v);
 }
 
+/* The columns are independent, so a wide table (a thousand latent states of
+ * a time series) is computed by several threads, each taking every k-th
+ * column; the results do not depend on the split.  Few columns run inline:
+ * starting threads would cost more than it saves. */
+#define SUMMARY_MAX_THREADS 8
+#define SUMMARY_COLUMNS_PER_THREAD 32
+
+typedef struct {
+    const Draws *d;
+    const SummaryOptions *opt;
+    DiagnosticsColumn *stats;
+    int first, step;
+    int failed;
+} ColumnJob;
+
+static void *column_job(void *arg)
+{
+    ColumnJob *job = arg;
+    const Draws *d = job->d;
+    size_t total = (size_t)d->nchains * d->ndraws;
+    double *col = malloc((total ? total : 1) * sizeof *col);
+    if (!col) {
+        job->failed = 1;
+        return NULL;
+    }
+    for (int j = job->first; j < d->ncols; j += job->step) {
+        int convergence = !job->opt->independent && !summary_is_sampler_column(d->names[j]);
+        draws_column(d, j, col);
+        diagnostics_column(col, d->nchains, d->ndraws, convergence, &job->stats[j]);
+    }
+    free(col);
+    return NULL;
+}
+
 /* Diagnostics of every column, or NULL when out of memory. */
 static DiagnosticsColumn *compute_columns(const Draws *d, const SummaryOptions *opt)
 {
-    size_t total = (size_t)d->nchains * d->ndraws;
-    DiagnosticsColumn *stats = calloc((size_t)d->ncols, sizeof *stats);
-    double *col = malloc((total ? total : 1) * sizeof *col);
-    if (!stats || !col) {
+    DiagnosticsColumn *stats = calloc((size_t)d->ncols + 1, sizeof *stats);
+    if (!stats)
+        return NULL;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = d->ncols / SUMMARY_COLUMNS_PER_THREAD;
+    if (nthreads > ncpu)
+        nthreads = (int)ncpu;
+    if (nthreads > SUMMARY_MAX_THREADS)
+        nthreads = SUMMARY_MAX_THREADS;
+    if (nthreads < 1)
+        nthreads = 1;
+    ColumnJob jobs[SUMMARY_MAX_THREADS];
+    pthread_t tid[SUMMARY_MAX_THREADS];
+    int started[SUMMARY_MAX_THREADS] = {0};
+    for (int k = 0; k < nthreads; k++) {
+        jobs[k] = (ColumnJob){d, opt, stats, k, nthreads, 0};
+        if (k > 0)
+            started[k] = pthread_create(&tid[k], NULL, column_job, &jobs[k]) == 0;
+    }
+    /* this thread takes job 0, and any job whose thread did not start */
+    column_job(&jobs[0]);
+    int failed = jobs[0].failed;
+    for (int k = 1; k < nthreads; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else
+            column_job(&jobs[k]);
+        failed |= jobs[k].failed;
+    }
+    if (failed) {
         free(stats);
-        free(col);
         return NULL;
     }
-    for (int j = 0; j < d->ncols; j++) {
-        int convergence = !opt->independent && !summary_is_sampler_column(d->names[j]);
-        draws_column(d, j, col);
-        diagnostics_column(col, d->nchains, d->ndraws, convergence, &stats[j]);
-    }
-    free(col);
     return stats;
 }
 
