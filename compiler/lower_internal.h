@@ -72,6 +72,9 @@ int ir_emit(IrCode *c, IrOp op, int line, int col);
 int ir_new_reg(IrCode *c);
 
 void prepass_run(Lower *L, AstNode *prog);
+/* Rewrite `x ~ D(...)` after an assignment to x into factor(D_lpdf(x, ...))
+ * (derived_sample.c). */
+void derived_sample_rewrite(Lower *L, AstNode *prog);
 NameInfo *lower_name(Lower *L, const char *name);
 void lower_program(Lower *L, AstNode *prog);
 void lower_fn_statement(Lower *L, AstNode *s);

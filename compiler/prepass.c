@@ -185,6 +185,7 @@ static void walk(Lower *L, AstNode *s, int top, PLoop *loops, int nloops)
 
 void prepass_run(Lower *L, AstNode *prog)
 {
+    derived_sample_rewrite(L, prog); /* `~` on a computed name is a factor */
     PLoop loops[MAX_LOOPS];
     for (int i = 0; i < prog->nkids; i++)
         walk(L, prog->kids[i], i, loops, 0);
