@@ -66,6 +66,21 @@ static void print_args(FILE *out, const IrInstr *in, int from, int to)
         fprintf(out, "%s%%%d", i > from ? ", " : "", in->args[i]);
 }
 
+/* Index items: %r, %lo..%hi or ':' (akind; plain registers without it). */
+static void print_index_items(FILE *out, const IrInstr *in)
+{
+    for (int k = 0; k < in->nargs; k++) {
+        if (k)
+            fputs(", ", out);
+        if (!in->akind || in->akind[k] == 0)
+            fprintf(out, "%%%d", in->args[k]);
+        else if (in->akind[k] == 1)
+            fprintf(out, "%%%d..%%%d", in->args[k], in->args[k + 1]), k++;
+        else
+            fputc(':', out);
+    }
+}
+
 static void print_code(FILE *out, const Program *p, const IrCode *c, const IrVar *vars)
 {
     for (int i = 0; i < c->n; i++) {
@@ -102,21 +117,12 @@ static void print_code(FILE *out, const Program *p, const IrCode *c, const IrVar
             break;
         case IR_STORE_IDX:
             fprintf(out, "store @%s[", vn);
-            print_args(out, in, 0, in->nargs);
+            print_index_items(out, in);
             fprintf(out, "] = %%%d", in->a);
             break;
         case IR_INDEX:
             fprintf(out, "%%%d = index %%%d[", in->dst, in->a);
-            for (int k = 0; k < in->nargs; k++) {
-                if (k)
-                    fputs(", ", out);
-                if (in->akind[k] == 0)
-                    fprintf(out, "%%%d", in->args[k]);
-                else if (in->akind[k] == 1)
-                    fprintf(out, "%%%d..%%%d", in->args[k], in->args[k + 1]), k++;
-                else
-                    fputc(':', out);
-            }
+            print_index_items(out, in);
             fputc(']', out);
             break;
         case IR_UNOP:

@@ -66,7 +66,8 @@ typedef enum {
     IR_ALLOC,    /* var gets storage of shape args[0..nargs-1] (ints)      */
     IR_LOAD,     /* dst = var                                             */
     IR_STORE,    /* var = a                                               */
-    IR_STORE_IDX,/* var[args] = a                                         */
+    IR_STORE_IDX,/* var[args] = a; akind NULL: one int per index, else as
+                    IR_INDEX (slices and ':' store a row, column or range)  */
     IR_INDEX,    /* dst = a[args]; akind[i]: 0 scalar, 1 slice(args[i], args[i+1]), 2 all */
     IR_UNOP,     /* dst = sub a            (sub: '-', '!')                  */
     IR_BINOP,    /* dst = a sub b          (sub: AST_OP_* or the character)  */

@@ -247,6 +247,57 @@ void lower_block(Lower *L, AstNode *b, int top)
         lower_stmt(L, b->kids[i], top);
 }
 
+/* The target of `X[:, k] = v`: index items encoded as IR_INDEX encodes
+ * them, and how many are single ints (each removes a dimension). */
+typedef struct {
+    int *args;
+    unsigned char *kinds;
+    int nargs, nscalar;
+} SliceTarget;
+
+static int target_has_slice(const AstNode *t)
+{
+    for (int k = 1; k < t->nkids; k++)
+        if (t->kids[k]->kind == AST_SLICE || t->kids[k]->kind == AST_ALL)
+            return 1;
+    return 0;
+}
+
+static int lower_slice_target(Lower *L, AstNode *t, SliceTarget *sl)
+{
+    int nitems = t->nkids - 1, ok = 1;
+    if (nitems > 2) {
+        diag_error(L->d, t->line, t->col, "at most 2 indices are supported");
+        return 0;
+    }
+    sl->args = ast_alloc(L->a, sizeof(int) * (size_t)(2 * nitems));
+    sl->kinds = ast_alloc(L->a, (size_t)(2 * nitems + 1));
+    L->suppress_reads++;
+    for (int k = 1; k < t->nkids; k++) {
+        AstNode *ix = t->kids[k];
+        if (ix->kind == AST_ALL) {
+            sl->kinds[sl->nargs] = 2;
+            sl->args[sl->nargs++] = -1;
+        } else if (ix->kind == AST_SLICE) {
+            int lo = lower_int_scalar(L, ix->kids[0], "a slice bound");
+            int hi = lower_int_scalar(L, ix->kids[1], "a slice bound");
+            ok &= lo >= 0 && hi >= 0;
+            sl->kinds[sl->nargs] = 1;
+            sl->args[sl->nargs++] = lo;
+            sl->kinds[sl->nargs] = 3;
+            sl->args[sl->nargs++] = hi;
+        } else {
+            int r = lower_int_scalar(L, ix, "an index");
+            ok &= r >= 0;
+            sl->kinds[sl->nargs] = 0;
+            sl->args[sl->nargs++] = r;
+            sl->nscalar++;
+        }
+    }
+    L->suppress_reads--;
+    return ok;
+}
+
 static int lower_index_items(Lower *L, AstNode *t, int *args)
 {
     int ok = 1;
@@ -684,8 +735,23 @@ static void lower_assign(Lower *L, AstNode *s)
             v = &L->p->vars[var];
     }
     int idx[2];
-    if (nidx && !lower_index_items(L, t, idx))
+    SliceTarget sl = {NULL, NULL, 0, 0};
+    if (nidx && target_has_slice(t)) {
+        if (!lower_slice_target(L, t, &sl))
+            return;
+        if (n && n->uninferable && !n->has_decl)
+            return; /* "cannot infer the size" was said at this index */
+        if (!v || !v->indexed || decl) {
+            diag_error(L->d, t->line, t->col,
+                       "'%s' needs storage before a row, column or range of it is assigned; "
+                       "declare it first, e.g. '%s: real[N, K]'",
+                       id->name, id->name);
+            return;
+        }
+        nidx = sl.nscalar; /* the value fills the dimensions the slices keep */
+    } else if (nidx && !lower_index_items(L, t, idx)) {
         return;
+    }
     int dims[2], nd = 0;
     Type dt = {TY_REAL, 0};
     if (decl) {
@@ -740,11 +806,15 @@ static void lower_assign(Lower *L, AstNode *s)
     if (v->type.base == TY_REAL && x.ty.base == TY_INT && !v->indexed && !decl && !nidx && n &&
         !n->defined)
         v->type.base = TY_INT;
-    int i = ir_emit(L->code, nidx ? IR_STORE_IDX : IR_STORE, s->line, s->col);
+    int i = ir_emit(L->code, nidx || sl.args ? IR_STORE_IDX : IR_STORE, s->line, s->col);
     IrInstr *in = &L->code->code[i];
     in->var = var;
     in->a = x.reg;
-    if (nidx) {
+    if (sl.args) {
+        in->nargs = sl.nargs;
+        in->args = sl.args;
+        in->akind = sl.kinds;
+    } else if (nidx) {
         in->nargs = nidx;
         in->args = ast_alloc(L->a, sizeof(int) * 2);
         memcpy(in->args, idx, sizeof idx);

@@ -267,8 +267,41 @@ static int elem_offset(Exec *ex, const IrInstr *in, Value v, const int *idx, int
     return off;
 }
 
+/* X[:, k] = v, X[a..b] = v ...: the selected elements, in row-major order
+ * of the selection, get v's elements (the same count), one run of
+ * consecutive offsets at a time. */
+static void exec_store_slice(Exec *ex, Frame *f, const IrInstr *in)
+{
+    const char *name = f->vinfo[in->var].name;
+    Value dst = f->vars[in->var], src = f->regs[in->a];
+    if (dst.slot < 0)
+        exec_fail(ex, in->line, in->col, "'%s' has no storage (declare it before assigning part of it)",
+                  name);
+    int total, rank, dims[2];
+    int *flat = vops_index_offsets(ex, in, dst, f->regs, &total, &rank, dims);
+    if (src.n != total) {
+        free(flat);
+        char g[64];
+        value_describe(src, g, sizeof g);
+        exec_fail(ex, in->line, in->col, "the part of '%s' assigned holds %d element%s, but the value is %s",
+                  name, total, total == 1 ? "" : "s", g);
+    }
+    for (int i = 0; i < total;) {
+        int run = 1;
+        while (i + run < total && flat[i + run] == flat[i] + run)
+            run++;
+        tape_assign(ex->tape, dst.slot + flat[i], src.slot + i, run);
+        i += run;
+    }
+    free(flat);
+}
+
 static void exec_store_idx(Exec *ex, Frame *f, const IrInstr *in)
 {
+    if (in->akind) {
+        exec_store_slice(ex, f, in);
+        return;
+    }
     const char *name = f->vinfo[in->var].name;
     int idx[2];
     for (int k = 0; k < in->nargs; k++)

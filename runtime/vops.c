@@ -160,7 +160,11 @@ typedef struct {
     int keep;  /* dimension kept in the result */
 } DimSel;
 
-Value vops_index(Exec *ex, const IrInstr *in, Value a, const Value *regs)
+/* The flat offsets (into a) of the elements a[items] selects, in row-major
+ * order of the selection; *rank and dims get the selection's shape.  The
+ * caller frees the result. */
+int *vops_index_offsets(Exec *ex, const IrInstr *in, Value a, const Value *regs, int *total,
+                        int *rank_out, int dims_out[2])
 {
     DimSel ds[2];
     int d = 0, ndims = a.rank;
@@ -216,26 +220,34 @@ Value vops_index(Exec *ex, const IrInstr *in, Value a, const Value *regs)
     }
     int n0 = ndims >= 1 ? ds[0].n : 1, n1 = ndims >= 2 ? ds[1].n : 1;
     int cols = ndims >= 2 ? a.dims[1] : 1;
-    int total = n0 * n1;
-    int *flat = malloc(sizeof(int) * (size_t)(total + 1));
+    *total = n0 * n1;
+    int *flat = malloc(sizeof(int) * (size_t)(*total + 1));
     for (int i = 0; i < n0; i++)
         for (int j = 0; j < n1; j++)
             flat[i * n1 + j] = (ndims >= 1 ? ds[0].sel[i] : 0) * cols + (ndims >= 2 ? ds[1].sel[j] : 0);
+    *rank_out = 0;
+    dims_out[0] = dims_out[1] = 1;
+    for (int k = 0; k < ndims; k++)
+        if (ds[k].keep)
+            dims_out[(*rank_out)++] = ds[k].n;
+    free(buf[0]);
+    free(buf[1]);
+    return flat;
+}
+
+Value vops_index(Exec *ex, const IrInstr *in, Value a, const Value *regs)
+{
+    int total, rank, dims[2];
+    int *flat = vops_index_offsets(ex, in, a, regs, &total, &rank, dims);
     int contiguous = 1;
     for (int i = 1; i < total && contiguous; i++)
         contiguous = flat[i] == flat[0] + i;
-    int rank = 0, dims[2] = {1, 1};
-    for (int k = 0; k < ndims; k++)
-        if (ds[k].keep)
-            dims[rank++] = ds[k].n;
     Value r = shaped(a, a.base, rank, dims[0], dims[1]);
     if (contiguous && total > 0)
         r.slot = a.slot + flat[0];
     else
         r.slot = tape_gather(ex->tape, a.slot, a.n, flat, total);
     free(flat);
-    free(buf[0]);
-    free(buf[1]);
     return r;
 }
 

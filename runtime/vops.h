@@ -9,6 +9,10 @@
 #include "exec.h"
 
 Value vops_index(Exec *ex, const IrInstr *in, Value a, const Value *regs);
+/* The flat offsets of the elements a[items] selects (IR_INDEX's encoding),
+ * row-major; *total of them, shape in *rank, dims.  Caller frees. */
+int *vops_index_offsets(Exec *ex, const IrInstr *in, Value a, const Value *regs, int *total,
+                        int *rank, int dims[2]);
 Value vops_unary(Exec *ex, const IrInstr *in, int op, Value a);
 Value vops_binary(Exec *ex, const IrInstr *in, int op, Value a, Value b);
 Value vops_builtin(Exec *ex, const IrInstr *in, const Value *args, int nargs);
