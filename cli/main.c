@@ -50,6 +50,8 @@ static void usage(FILE *out)
           "  --do NAME=VALUE         intervene: replace a site by a constant (repeatable;\n"
           "                          NAME[i]=VALUE for one element)\n"
           "  --counterfactual        twin-world query: evidence from --given, world from --do\n"
+          "  --predictive            posterior predictive draws: every observed site redrawn at\n"
+          "                          each posterior draw (columns name_rep; nuts, hmc, svi)\n"
           "  --effect T=A:B --on Y   E[Y | do(T=A)] - E[Y | do(T=B)] (binary T: --effect T)\n"
           "  --where 'x > 0'         the effect over the units that satisfy a condition\n"
           "  --query NAMES           report only these (comma separated)\n"
@@ -80,6 +82,7 @@ typedef struct {
     int nsets, ngivens, ndos;
     const char *query;
     int counterfactual;
+    int predictive;
     const char *effect, *effect_on, *where;
     const char **summary_files;
     int nsummary;
@@ -243,6 +246,8 @@ static int parse_args(Cli *c, int argc, char **argv)
             c->dos = push(c->dos, &c->ndos, v);
         } else if (!strcmp(a, "--counterfactual")) {
             c->counterfactual = 1;
+        } else if (!strcmp(a, "--predictive")) {
+            c->predictive = 1;
         } else if (!strcmp(a, "--effect")) {
             NEED_VALUE();
             c->effect = v;
@@ -344,6 +349,14 @@ static int parse_args(Cli *c, int argc, char **argv)
     }
     if (!strcmp(c->engine, "hmc") && c->io.cfg.hmc_steps == 0)
         c->io.cfg.hmc_steps = 10;
+    if (c->predictive && (c->counterfactual || c->effect))
+        return fail("--predictive and --%s are separate queries; give one%s",
+                    c->counterfactual ? "counterfactual" : "effect", ""), -1;
+    if (c->predictive && strcmp(c->engine, "nuts") != 0 && strcmp(c->engine, "hmc") != 0 &&
+        strcmp(c->engine, "svi") != 0)
+        return fail("--predictive redraws the data at posterior draws: it needs --infer nuts, hmc or "
+                    "svi (--infer %s%s)", c->engine,
+                    !strcmp(c->engine, "prior") ? " already draws every data site" : ""), -1;
     if (c->counterfactual && c->ndos == 0)
         return fail("--counterfactual needs at least one --do (the counterfactual world's "
                     "intervention)%s%s", "", ""), -1;
@@ -645,7 +658,15 @@ int main(int argc, char **argv)
         if (data_find(&data, dos.e[i].name) && v >= 0 && prog->vars[v].role == VAR_SITE)
             do_on_evidence = 1;
     }
-    if (do_on_evidence) {
+    if (do_on_evidence && c.predictive) {
+        fprintf(stderr, "cmrun: --do on an observed site already reports its predictive world "
+                        "(name_do); --predictive is a separate query\n");
+        rc = 2;
+        goto out_effect;
+    } else if (c.predictive) {
+        o.cq = &cq;
+        cq.predictive = 1;
+    } else if (do_on_evidence) {
         o.dos = NULL;
         o.cq = &cq;
         cq.interventional = 1;

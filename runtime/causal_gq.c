@@ -45,14 +45,19 @@ int causal_gq_init(CausalGq *g, const CausalQuery *q, const Program *p, const Da
     twin_eval_init(&g->te, p, data, layout, rng);
     if (twin_eval_factual(&g->te, q0, NULL) != 0)
         return -1;
-    if (q->interventional) {
-        /* downstream of the intervened sites, through the DAG's parents */
+    int redraw = q->interventional || q->predictive;
+    if (redraw) {
+        /* downstream of the intervened sites (or of the observed ones),
+           through the DAG's parents */
         g->downstream = calloc((size_t)p->nvars + 1, 1);
-        for (int i = 0; i < q->world->n; i++) {
+        for (int i = 0; q->interventional && i < q->world->n; i++) {
             int v = program_find_var(p, q->world->e[i].name);
             if (v >= 0)
                 g->downstream[v] = 1;
         }
+        for (int v = 0; q->predictive && v < p->nvars; v++)
+            if (p->vars[v].role == VAR_SITE && g->te.bound1[v])
+                g->downstream[v] = 1;
         for (int changed = 1; changed;) {
             changed = 0;
             for (int v = 0; v < p->nvars; v++)
@@ -61,19 +66,28 @@ int causal_gq_init(CausalGq *g, const CausalQuery *q, const Program *p, const Da
                         g->downstream[v] = changed = 1;
         }
     }
-    if (q->counterfactual || q->interventional) {
-        if ((q->interventional ? twin_eval_predictive(&g->te, q->world, g->downstream)
-                               : twin_eval_world(&g->te, q->world)) != 0)
+    if (q->counterfactual || redraw) {
+        if ((redraw ? twin_eval_predictive(&g->te, q->predictive ? NULL : q->world, g->downstream)
+                    : twin_eval_world(&g->te, q->world)) != 0)
             return -1;
         char **names;
         int n = model_columns(p, &g->te.ex, &names, &g->var, &g->off);
         g->names = calloc((size_t)n + 1, sizeof(char *));
+        int kept = 0;
         for (int j = 0; j < n; j++) {
-            g->names[j] = suffixed(names[j], q->interventional ? "_do" : "_cf");
+            /* replicates: only what was redrawn (the rest repeats the draw) */
+            if (q->predictive && !g->downstream[g->var[j]]) {
+                free(names[j]);
+                continue;
+            }
+            g->names[kept] = suffixed(names[j], q->counterfactual ? "_cf" : q->predictive ? "_rep" : "_do");
+            g->var[kept] = g->var[j];
+            g->off[kept] = g->off[j];
+            kept++;
             free(names[j]);
         }
         free(names);
-        g->ncols = n;
+        g->ncols = kept;
         return 0;
     }
     g->on_var = program_find_var(p, q->effect_on);
@@ -103,9 +117,10 @@ int causal_gq_row(CausalGq *g, const double *q, double *row, double *logw)
 {
     if (twin_eval_factual(&g->te, q, logw) != 0)
         return -1;
-    if (g->q->counterfactual || g->q->interventional) {
-        if ((g->q->interventional ? twin_eval_predictive(&g->te, g->q->world, g->downstream)
-                                  : twin_eval_world(&g->te, g->q->world)) != 0)
+    if (g->q->counterfactual || g->q->interventional || g->q->predictive) {
+        if ((g->q->interventional || g->q->predictive
+                 ? twin_eval_predictive(&g->te, g->q->predictive ? NULL : g->q->world, g->downstream)
+                 : twin_eval_world(&g->te, g->q->world)) != 0)
             return -1;
         for (int j = 0; j < g->ncols; j++) {
             Value v = g->te.ex.vars[g->var[j]];

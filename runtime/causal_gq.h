@@ -8,6 +8,9 @@
  *  interventional: the same for the world under --do with fresh noise
  *                  downstream of the intervention (the posterior predictive
  *                  under do), named name_do;
+ *  predictive:     `--predictive`: every site the data or --given observe,
+ *                  and every node computed from one, redrawn at the draw
+ *                  (posterior predictive replicates), named name_rep;
  *  effect:         `--effect t=a:b --on y [--where ...]`: the mean over
  *                  the selected units of y under do(t=a) minus under
  *                  do(t=b), sharing the noise (columns effect, y_a, y_b).
@@ -20,6 +23,7 @@
 typedef struct {
     int counterfactual;
     int interventional;            /* world under do with fresh noise downstream: name_do */
+    int predictive;                /* observed sites redrawn: name_rep */
     DoHandler *world;              /* the counterfactual world's interventions */
     DoHandler *effect_a, *effect_b;
     const char *effect_on;

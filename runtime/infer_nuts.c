@@ -16,6 +16,7 @@
 #include "csv_out.h"
 #include "infer.h"
 #include "model.h"
+#include "ppc.h"
 #include "summary.h"
 
 #define NSTAT 7
@@ -305,6 +306,8 @@ int infer_nuts(const InferOptions *o)
         } else {
             summary_print(stdout, draws, &so);
         }
+        if (o->cq && o->cq->predictive)
+            ppc_report(stdout, draws, o->data);
         long grads = 0;
         double secs = 0;
         for (int k = 0; k < nch; k++) {

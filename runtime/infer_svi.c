@@ -39,6 +39,7 @@
 #include "csv_out.h"
 #include "diag.h"
 #include "model.h"
+#include "ppc.h"
 #include "summary.h"
 #include "svi.h"
 
@@ -692,16 +693,18 @@ static int print_table(const InferOptions *o, const Draws *d, const SviOptions *
     printf("\n");
     if (!o->query) {
         summary_print(stdout, d, &so);
-        return 0;
+    } else {
+        char err[512];
+        Draws *sel = infer_select(d, o->query, o->nquery, 0, err, sizeof err);
+        if (!sel) {
+            fprintf(stderr, "cmrun: %s\n", err);
+            return 2;
+        }
+        summary_print(stdout, sel, &so);
+        draws_free(sel);
     }
-    char err[512];
-    Draws *sel = infer_select(d, o->query, o->nquery, 0, err, sizeof err);
-    if (!sel) {
-        fprintf(stderr, "cmrun: %s\n", err);
-        return 2;
-    }
-    summary_print(stdout, sel, &so);
-    draws_free(sel);
+    if (o->cq && o->cq->predictive)
+        ppc_report(stdout, d, o->data);
     return 0;
 }
 
