@@ -89,6 +89,9 @@ static int reserve_vars(DataSet *d, int extra)
 int data_push(DataSet *d, DataVar *v)
 {
     if (reserve_vars(d, 1) < 0) return -1;
+    v->all_finite = 1;
+    for (size_t i = 0; i < v->n && v->all_finite; i++)
+        v->all_finite = isfinite(v->x[i]);
     d->vars[d->n++] = *v;
     memset(v, 0, sizeof *v);
     return 0;

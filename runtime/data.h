@@ -33,6 +33,9 @@ typedef struct {
     double *x;          /* values, row-major (x[i*dims[1]+j] for a matrix); ints stored exactly */
     size_t n;           /* number of elements (1 for a scalar) */
     char *origin;       /* "d.json", "--set", "--given", "d.csv" (for error messages) */
+    /* set by data_push: every element finite, so a model that re-binds the
+       data on every run (a dynamic or subsampled model) need not check again */
+    int all_finite;
 } DataVar;
 
 typedef struct { DataVar *vars; int n, cap; } DataSet;

@@ -143,7 +143,7 @@ static Value bind_data(Exec *ex, const IrInstr *in, const IrVar *v, const DataVa
     if (!ok)
         exec_fail(ex, in->line, in->col, "data '%s' (from %s): expected %s, found %s", v->name,
                   dv->origin ? dv->origin : "data", want, got);
-    for (size_t i = 0; i < dv->n; i++) {
+    for (size_t i = 0; i < dv->n && (!dv->all_finite || v->type.base == TY_BOOL); i++) {
         if (!isfinite(dv->x[i]))
             exec_fail(ex, in->line, in->col, "data '%s' (from %s): element %zu is %g; data must be finite",
                       v->name, dv->origin ? dv->origin : "data", i + 1, dv->x[i]);

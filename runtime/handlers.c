@@ -33,7 +33,7 @@ static Value value_from_data(Exec *ex, const DataVar *dv, int elem, SiteMsg *m)
     if ((size_t)v.n != dv->n)
         exec_fail(ex, m->line, m->col, "'%s' from %s has more than 2 dimensions", m->name,
                   dv->origin ? dv->origin : "the data");
-    for (size_t i = 0; i < dv->n; i++)
+    for (size_t i = 0; i < dv->n && !dv->all_finite; i++)
         if (!isfinite(dv->x[i]))
             exec_fail(ex, m->line, m->col, "'%s' from %s: element %zu is not finite", m->name,
                       dv->origin ? dv->origin : "the data", i + 1);
