@@ -123,6 +123,24 @@ if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
   fi
 fi
 
+# ---------------------------------------------------------------- SVI steps
+# SVI time per step on the logistic model, full batch against a subsampled
+# plate (bench/logistic_svi_subsample.cm: 500 of the 5000 rows per step).
+svi_step_us() { # MODEL: the "us per step" of a 2000-step fit, or "failed"
+  "$cmrun" "$1" --data "$data/logistic_regression.json" --infer svi --steps 2000 \
+    --tol 0 --samples 10 --seed 101 2>/dev/null |
+    sed -n 's/.*(\([0-9.e+]*\) us per step;.*/\1/p' | grep . || echo failed
+}
+case ",$models," in
+  ,,|*,logistic_regression,*)
+    if [ "${BENCH_REUSE:-0}" != 1 ]; then
+      echo "SVI on logistic_regression (guide normal, 2000 steps): time per step"
+      echo "  full batch (examples/svi/logistic_regression.cm):        $(svi_step_us examples/svi/logistic_regression.cm) us"
+      echo "  subsample 500 (bench/logistic_svi_subsample.cm):         $(svi_step_us bench/logistic_svi_subsample.cm) us"
+      echo
+    fi ;;
+esac
+
 reuse=
 if [ "${BENCH_REUSE:-0}" = 1 ]; then reuse=--reuse; fi
 exec python3 bench/bench.py $reuse --cmrun "$cmrun" --models bench --data "$data" --out "$out" \

@@ -25,6 +25,7 @@
 #include "model_dag.h"
 #include "summary.h"
 #include "svi.h"
+#include "svi_user.h"
 
 #define CM_VERSION_STRING "cmrun 0.1"
 
@@ -65,6 +66,7 @@ static void usage(FILE *out)
           "  --optim adam|clipped-adam|sgd (adam)  --lr X (0.01)  --lr-decay X (1)\n"
           "  --particles N (1)  --tol X (1e-4)  --samples N (1000)  --guide-init mode|zero\n"
           "  --elbo-out FILE.csv  --params-out FILE.json  --init-params FILE.json\n"
+          "  --guide-file FILE.cm    a guide written in cm (or a guide { } block in the model)\n"
           "  --quiet                 no progress display\n"
           "  --help, --version\n",
           out);
@@ -89,6 +91,8 @@ typedef struct {
     InferOptions io;
     SviOptions svi;
     long steps;             /* --steps: leapfrog steps (hmc) or optimisation steps (svi); -1 unset */
+    const char *guide_file; /* --guide-file: a guide written in cm */
+    int autoguide_flag;     /* --guide was given */
     int quiet;
 } Cli;
 
@@ -168,6 +172,15 @@ static int parse_args(Cli *c, int argc, char **argv)
         long n;
         double x;
         char svi_err[512];
+        if (!strcmp(a, "--guide"))
+            c->autoguide_flag = 1;
+        if (!strcmp(a, "--guide-file")) {
+            if (!v)
+                return fail("--guide-file needs a value (a guide written in cm)%s%s", "", ""), -1;
+            c->guide_file = v;
+            i++;
+            continue;
+        }
         int svi_rc = svi_parse_flag(&c->svi, a, v, svi_err, sizeof svi_err);
         if (svi_rc < 0) {
             fprintf(stderr, "cmrun: %s\n", svi_err);
@@ -347,6 +360,12 @@ static int parse_args(Cli *c, int argc, char **argv)
         if (c->svi.flag_seen)
             return fail("%s applies to --infer svi only%s", c->svi.flag_seen, ""), -1;
     }
+    if (c->guide_file && strcmp(c->engine, "svi") != 0 && strcmp(c->action, "check") != 0 &&
+        strcmp(c->action, "emit-ir") != 0)
+        return fail("--guide-file applies to --infer svi (and --check, --emit-ir) only%s%s", "", ""), -1;
+    if (c->guide_file && c->autoguide_flag)
+        return fail("--guide picks an autoguide and --guide-file %s gives a guide written in cm; "
+                    "give one of them%s", c->guide_file, ""), -1;
     if (!strcmp(c->engine, "hmc") && c->io.cfg.hmc_steps == 0)
         c->io.cfg.hmc_steps = 10;
     if (c->predictive && (c->counterfactual || c->effect))
@@ -481,6 +500,16 @@ static int setup_effect(const Cli *c, const Program *prog, CausalQuery *cq, DoHa
     return 0;
 }
 
+/* --check runs the guide against the model when every data declaration
+ * has a value (given, or none declared). */
+static int check_guide_now(const Program *p, const DataSet *data)
+{
+    for (int v = 0; v < p->nvars; v++)
+        if (p->vars[v].role == VAR_DATA && !data_find(data, p->vars[v].name))
+            return 0;
+    return 1;
+}
+
 static const char *model_name(const char *path)
 {
     static char buf[256];
@@ -518,15 +547,32 @@ int main(int argc, char **argv)
         cli_free(&c);
         return 2;
     }
-    Diag diag;
-    diag_init(&diag, &src);
-    Program *prog = cm_compile(&src, &diag);
-    if (!prog) {
+    Source gsrc = {NULL, NULL, 0};
+    if (c.guide_file && source_read(&gsrc, c.guide_file) != 0) {
+        fprintf(stderr, "cmrun: cannot read --guide-file '%s': %s\n", c.guide_file, strerror(errno));
         source_free(&src);
         cli_free(&c);
         return 2;
     }
+    Diag diag;
+    diag_init(&diag, &src);
+    CmGuide *guide = NULL;
+    Program *prog = cm_compile_guided(&src, &diag, c.guide_file ? &gsrc : NULL, &guide);
+    if (!prog) {
+        source_free(&src);
+        if (c.guide_file)
+            source_free(&gsrc);
+        cli_free(&c);
+        return 2;
+    }
     int rc = 0;
+    if (guide && c.autoguide_flag && !strcmp(c.engine, "svi")) {
+        fprintf(stderr, "cmrun: --guide %s picks an autoguide, but %s has a guide block; remove one "
+                        "of them (the guide block is used when --guide is absent)\n",
+                svi_guide_name(c.svi.guide), c.model);
+        rc = 2;
+        goto out;
+    }
     /* foreign libraries and symbols are resolved at check time */
     for (int i = 0; i < prog->nexterns; i++) {
         char ferr[1024];
@@ -535,10 +581,22 @@ int main(int argc, char **argv)
             rc = 2;
         }
     }
+    for (int i = 0; guide && rc == 0 && i < guide->prog->nexterns; i++) {
+        char ferr[1024];
+        IrExtern *e = &guide->prog->externs[i];
+        if (ffi_resolve(e, prog->path, ferr, sizeof ferr) != 0) {
+            fprintf(stderr, "cmrun: guide: %s\n", ferr);
+            rc = 2;
+        }
+    }
     if (rc)
         goto out;
     if (!strcmp(c.action, "emit-ir")) {
         ir_print(stdout, prog);
+        if (guide) {
+            printf("\n# the guide (%s)\n", guide->src->path);
+            ir_print(stdout, guide->prog);
+        }
         goto out;
     }
     DataSet data;
@@ -611,6 +669,12 @@ int main(int argc, char **argv)
             rc = infer_prior(&o);
             stdout = saved;
             fclose(devnull);
+        }
+        if (guide && rc == 0 && check_guide_now(prog, &data)) {
+            /* the guide against the model: shapes and supports need the data */
+            SviUser *u = svi_user_new(prog, guide, &data, &dos, c.io.seed);
+            rc = u ? 0 : 2;
+            svi_user_free(u);
         }
         goto out_data;
     }
@@ -702,7 +766,7 @@ int main(int argc, char **argv)
         rc = infer_prior(&o);
     } else if (!strcmp(c.engine, "svi")) {
         c.svi.samples = o.samples > 0 ? o.samples : 1000;
-        rc = infer_svi(&o, &c.svi);
+        rc = guide ? infer_svi_user(&o, &c.svi, guide) : infer_svi(&o, &c.svi);
     } else if (!strcmp(c.engine, "enum")) {
         rc = infer_enum(&o);
     } else if (o.cq && (!strcmp(c.engine, "is") || !strcmp(c.engine, "prior"))) {
@@ -726,8 +790,11 @@ out_data:
     do_free(&dos);
     data_free(&data);
 out:
+    cm_guide_free(guide);
     program_free(prog);
     source_free(&src);
+    if (c.guide_file)
+        source_free(&gsrc);
     cli_free(&c);
     return rc;
 }

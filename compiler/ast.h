@@ -40,6 +40,9 @@ typedef enum {
     AST_RETURN,    /* kids[0] = expression                                    */
     AST_FACTOR,    /* kids[0] = expression (added to the log density)         */
     AST_LATENT,    /* name: declares a site unobserved for identification     */
+    AST_GUIDE,     /* kids[0] = BLOCK: the SVI guide written in the model file */
+    AST_GUIDE_PARAM,/* name; kids[0] = TYPE, kids[1] = initial value: `param
+                      loc: real[K] = 0`, a learnable parameter of a guide      */
 
     /* ---- types ---- */
     AST_TYPE,      /* name = base type: int, real, bool, ordered,

@@ -332,6 +332,8 @@ static int scan(CmParseState *ps, CM_YYSTYPE *lval)
         "false"     { kind = TOK_FALSE; break; }
         "latent"    { kind = TOK_LATENT; break; }
         "factor"    { kind = TOK_FACTOR; break; }
+        "guide"     { kind = TOK_GUIDE; break; }
+        "param"     { kind = TOK_PARAM; break; }
 
         [A-Za-z_] alnum* {
                         if (cur - s == 1 && *s == 'T' && *cur == '[' &&

@@ -237,7 +237,7 @@ static void cm_yyerror(CM_YYLTYPE *loc, CmParseState *ps, const char *msg);
 %token DATA "data" FN "fn" EXTERN "extern" FROM "from" GRAD "grad"
        RETURN "return" PLATE "plate" FOR "for" IN "in" IF "if" ELSE "else"
        SUBSAMPLE "subsample" TRUE "true" FALSE "false" LATENT "latent"
-       FACTOR "factor"
+       FACTOR "factor" GUIDE "guide" PARAM "param"
 %token PLUS "+" MINUS "-" STAR "*" SLASH "/" CARET "^" PERCENT "%"
        EMUL ".*" EDIV "./" EQ "==" NE "!=" LT "<" LE "<=" GT ">" GE ">="
        AND "&&" OR "||" NOT "!" ASSIGN "=" TILDE "~" COLON ":" COMMA ","
@@ -334,6 +334,9 @@ stmt
     | "return" expr             { $$ = mk1(ps, AST_RETURN, @1, $2); }
     | "factor" "(" expr ")"     { $$ = mk1(ps, AST_FACTOR, @1, $3); }
     | "latent" names            { $$ = $2; }
+    | "guide" block             { $$ = mk1(ps, AST_GUIDE, @1, $2); }
+    | "param" NAME ":" type "=" expr
+        { $$ = named(mk2(ps, AST_GUIDE_PARAM, @1, $4, $6), $2); }
     ;
 
 target
@@ -595,7 +598,7 @@ static const yysymbol_kind_t expr_starts[] = {
 static const yysymbol_kind_t stmt_starts[] = {
     YYSYMBOL_NAME, YYSYMBOL_DATA, YYSYMBOL_FN, YYSYMBOL_EXTERN,
     YYSYMBOL_RETURN, YYSYMBOL_PLATE, YYSYMBOL_FOR, YYSYMBOL_IF,
-    YYSYMBOL_LATENT, YYSYMBOL_FACTOR,
+    YYSYMBOL_LATENT, YYSYMBOL_FACTOR, YYSYMBOL_GUIDE, YYSYMBOL_PARAM,
 };
 
 /* Turn the expected set into at most a few phrases: "an expression",

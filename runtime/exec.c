@@ -8,6 +8,11 @@
  * data are reported here with the instruction's source location, and end
  * the run through a longjmp to exec_run (the run's allocations all belong
  * to the tape or to the frame list, which exec_run releases).
+ *
+ * The loop runs a range of a frame's instructions (run_range), so that a
+ * summed-out discrete site can run its continuation (the rest of its plate
+ * iteration, or of the program) once per value and then resume after it:
+ * SAMPLE returns the pc to continue from (enumerate.c).
  */
 #include "exec.h"
 
@@ -16,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enumerate.h"
+#include "subsample.h"
 #include "vops.h"
 
 void exec_init(Exec *ex, const Program *p, const DataSet *data, Tape *tape, gsl_rng *rng)
@@ -395,6 +402,7 @@ static Value call_fn(Exec *ex, Frame *f, const IrInstr *in)
     return r;
 }
 
+static Value run_range(Exec *ex, Frame *f, int pc, int end, const EnumScope *scope);
 
 static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *vinfo, int nvars)
 {
@@ -408,11 +416,28 @@ static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *v
         longjmp(*outer, 1);
     }
     ex->on_error = &here;
+    Value ret = run_range(ex, &fr, 0, code->n, NULL);
+    ex->on_error = outer;
+    free(fr.regs);
+    return ret;
+}
+
+void exec_range(Exec *ex, ExecFrame *f, int start, int end, const EnumScope *scope)
+{
+    run_range(ex, f, start, end, scope);
+}
+
+/* Instructions [pc, end) of a frame: the whole code block, or the
+ * continuation of a summed-out site (enumerate.c), whose SAMPLEs see the
+ * enclosing sites in `scope`.  Jumps stay inside the range except
+ * backwards, to the head of a loop that the range ends after. */
+static Value run_range(Exec *ex, Frame *f, int pc, int end, const EnumScope *scope)
+{
+    const IrCode *code = f->code;
+    const IrVar *vinfo = f->vinfo;
     Value ret = {0, 0, {0, 0}, 0, -1};
-    int pc = 0;
-    while (pc < code->n) {
+    while (pc < end) {
         const IrInstr *in = &code->code[pc];
-        Frame *f = &fr;
         switch (in->op) {
         case IR_CONST:
             f->regs[in->dst] = value_const_scalar(ex, in->sub, in->num);
@@ -474,12 +499,12 @@ static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *v
             f->regs[in->dst] = exec_vec(ex, f, in);
             break;
         case IR_SAMPLE:
-            exec_sample(ex, f, in);
-            break;
+            pc = exec_sample_at(ex, f, pc, scope); /* past a summed-out continuation */
+            continue;
         case IR_FACTOR: {
             if (in->var >= 0 && ex->last_site_cut)
                 break; /* a user distribution's density: do() cut it */
-            Value v = f->regs[in->a];
+            Value v = subsample_scale_factor(ex, in, f->regs[in->a]); /* N / B in a minibatch */
             int s = v.slot, n = v.n;
             tape_op(ex->tape, OP_ACC, 0, 1, &s, &n, NULL, NULL, 1.0);
             break;
@@ -487,6 +512,9 @@ static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *v
         case IR_LOOP: {
             int lo = int_of(ex, in, f->regs[in->a], "a loop bound");
             int hi = int_of(ex, in, f->regs[in->b], "a loop bound");
+            if (in->c >= 0 && subsample_loop_begin(ex, f, in, lo, hi,
+                                                   int_of(ex, in, f->regs[in->c], "a subsample size")))
+                break; /* a minibatch: subsample.c runs its indices */
             if (lo > hi) {
                 pc = in->jump;
                 continue;
@@ -496,6 +524,13 @@ static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *v
         }
         case IR_ENDLOOP: {
             const IrInstr *head = &code->code[in->jump];
+            if (subsample_loop_active(f, head)) {
+                if (subsample_loop_next(ex, f, head)) {
+                    pc = in->jump + 1;
+                    continue;
+                }
+                break;
+            }
             int i = (int)value_get(ex, f->regs[head->dst], 0) + 1;
             int hi = (int)value_get(ex, f->regs[head->b], 0);
             if (i <= hi) {
@@ -525,9 +560,6 @@ static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *v
         }
         pc++;
     }
-    (void)nvars;
-    ex->on_error = outer;
-    free(fr.regs);
     return ret;
 }
 
@@ -540,6 +572,8 @@ int exec_run_world(Exec *ex, int reset_tape)
         tape_reset(ex->tape);
     ex->failed = 0;
     ex->depth = 0;
+    ex->subsample_scale = 1; /* a failed run may have stopped inside a minibatch */
+    ex->subsample_active = 0;
     for (int i = 0; i < p->nvars; i++) {
         memset(&ex->vars[i], 0, sizeof(Value));
         ex->vars[i].slot = -1;

@@ -327,6 +327,8 @@ static void param_process(Handler *h, Exec *ex, SiteMsg *m)
     ParamHandler *p = h->state;
     if (m->kind != MSG_SAMPLE || m->has_value)
         return;
+    if (support_is_discrete(m->dist->support) && ex->policy.enumerate)
+        return; /* no value: the executor sums it out (enumerate.c) */
     if (support_is_discrete(m->dist->support))
         exec_fail(ex, m->line, m->col,
                   "'%s' ~ %s is a latent discrete site: gradient-based inference cannot sample it. "

@@ -41,7 +41,9 @@
 #include "model.h"
 #include "ppc.h"
 #include "summary.h"
+#include "subsample.h"
 #include "svi.h"
+#include "svi_user.h"
 
 static double now(void)
 {
@@ -577,19 +579,21 @@ static int close_elbo_out(FILE *f, const char *path, int keep)
     return 0;
 }
 
-static CsvOut *open_draws_csv(const InferOptions *o, const SviOptions *s, int ncols,
-                              const char *const *names)
+/* guide: the autoguide's name, or "user" for a guide written in cm. */
+static CsvOut *open_draws_csv(const InferOptions *o, const SviOptions *s, const char *guide,
+                              int ncols, const char *const *names)
 {
+    int user = strcmp(guide, "user") == 0;
     CsvHeader h;
     csv_header_init(&h);
     csv_header_add(&h, 0, "model", "%s", o->model_name);
     csv_header_add(&h, 0, "method", "variational");
     csv_header_add(&h, 1, NULL, "variational");
-    csv_header_add(&h, 2, "algorithm", "%s", s->guide == SVI_NORMAL ? "meanfield"
-                                             : s->guide == SVI_MVN ? "fullrank"
-                                                                   : svi_guide_name(s->guide));
-    csv_header_add(&h, 2, "guide", "%s", svi_guide_name(s->guide));
-    if (s->guide == SVI_LOWRANK)
+    csv_header_add(&h, 2, "algorithm", "%s", !user && s->guide == SVI_NORMAL ? "meanfield"
+                                             : !user && s->guide == SVI_MVN ? "fullrank"
+                                                                            : guide);
+    csv_header_add(&h, 2, "guide", "%s", guide);
+    if (!user && s->guide == SVI_LOWRANK)
         csv_header_add(&h, 2, "rank", "%d", s->rank);
     csv_header_add(&h, 2, "iter", "%d", s->steps);
     csv_header_add(&h, 2, "grad_samples", "%d", s->particles);
@@ -622,6 +626,26 @@ static const char *guide_description(SviGuideKind k)
     return "";
 }
 
+/* How the fit ended, in one line. */
+static void report_ending(const SviOptions *s, const SviResult *res)
+{
+    if (res->steps == 0)
+        printf("no optimisation steps: the guide is the starting one\n");
+    else if (res->converged)
+        printf("converged at step %d: the smoothed ELBO's relative change stayed below --tol %g "
+               "for %d steps\n", res->steps, s->tol, SVI_WINDOW);
+    else if (res->interrupted)
+        printf("interrupted at step %d\n", res->steps);
+    else if (s->tol == 0)
+        printf("ran all %d steps (--tol 0: no convergence check)\n", res->steps);
+    else if (isnan(res->rel_change))
+        printf("ran all %d steps: too few to test convergence (it needs %d)\n", res->steps,
+               3 * SVI_WINDOW - 1);
+    else
+        printf("ran all %d steps without meeting the convergence rule (last relative change of "
+               "the smoothed ELBO %.2g, --tol %g)\n", res->steps, res->rel_change, s->tol);
+}
+
 /* What was fitted, how the fit ended, the ELBO and the cost. */
 static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *res,
                        const ModeInfo *mi, double d_elbo, double d_se, int ndraws)
@@ -642,21 +666,7 @@ static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *
     else
         printf("started at 0 on the unconstrained scale%s\n",
                s->init_mode ? " (BFGS found no mode: none within 2000 iterations, or the density grows without bound)" : "");
-    if (res->steps == 0)
-        printf("no optimisation steps: the guide is the starting one\n");
-    else if (res->converged)
-        printf("converged at step %d: the smoothed ELBO's relative change stayed below --tol %g "
-               "for %d steps\n", res->steps, s->tol, SVI_WINDOW);
-    else if (res->interrupted)
-        printf("interrupted at step %d\n", res->steps);
-    else if (s->tol == 0)
-        printf("ran all %d steps (--tol 0: no convergence check)\n", res->steps);
-    else if (isnan(res->rel_change))
-        printf("ran all %d steps: too few to test convergence (it needs %d)\n", res->steps,
-               3 * SVI_WINDOW - 1);
-    else
-        printf("ran all %d steps without meeting the convergence rule (last relative change of "
-               "the smoothed ELBO %.2g, --tol %g)\n", res->steps, res->rel_change, s->tol);
+    report_ending(s, res);
     int window = res->steps < SVI_WINDOW ? res->steps : SVI_WINDOW;
     if (s->guide == SVI_DELTA || s->guide == SVI_LAPLACE) {
         printf("log p at the mode %.10g (after %d BFGS polish iterations; %.10g before them)\n",
@@ -684,11 +694,12 @@ static void report_fit(const SviOptions *s, const SviGuide *g, const SviResult *
            res->steps ? 1e6 * res->seconds / res->steps : 0.0, res->n_grad);
 }
 
-static int print_table(const InferOptions *o, const Draws *d, const SviOptions *s)
+/* guide: the autoguide's name, or "user". */
+static int print_table(const InferOptions *o, const Draws *d, const char *guide)
 {
     char title[160];
     snprintf(title, sizeof title, "SVI guide %s: %d independent draws from the fitted guide",
-             svi_guide_name(s->guide), d->ndraws);
+             guide, d->ndraws);
     SummaryOptions so = {title, 0, 1};
     printf("\n");
     if (!o->query) {
@@ -814,7 +825,9 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
 {
     gsl_set_error_handler_off(); /* a failed Cholesky must return, not abort */
     Model m;
-    if (model_init(&m, o->prog, o->data, o->dos, infer_chain_seed(o->seed, 0)) != 0) {
+    subsample_quiet(); /* subsampled plates: minibatches in svi_fit, full batches elsewhere */
+    if (model_init(&m, o->prog, o->data, o->dos, infer_chain_seed(o->seed, 0)) != 0 ||
+        subsample_model(&m, 1) != 0 || subsample_model(&m, 0) != 0) { /* refuses local latents */
         model_free(&m);
         return 2;
     }
@@ -913,14 +926,22 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
         names[2 + j] = m.names[j];
     for (int j = 0; j < ngq; j++)
         names[2 + m.ncols + j] = gq.names[j];
-    if (o->output && !(csv = open_draws_csv(o, s, ncols, names))) {
+    if (o->output && !(csv = open_draws_csv(o, s, svi_guide_name(s->guide), ncols, names))) {
         rc = 2;
         goto out;
     }
 
+    if (subsample_model(&m, 1) != 0) {
+        rc = 2;
+        goto out;
+    }
     Run run = {o, s, elbo_f, 0, now(), 0};
     SviResult res;
     svi_fit(&t, &g, s, rng, on_step, &run, &cm_interrupted, &res);
+    if (subsample_model(&m, 0) != 0) {
+        rc = 2;
+        goto out;
+    }
     if (o->progress)
         fprintf(stderr, "\r%*s\r", 72, "");
     if (run.io_error) {
@@ -970,7 +991,7 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
     report_fit(s, &g, &res, &mi, d_elbo, d_se,
                s->guide != SVI_DELTA && isfinite(d_elbo) ? draws->ndraws : 0);
     if (draws->ndraws > 0)
-        rc = print_table(o, draws, s);
+        rc = print_table(o, draws, svi_guide_name(s->guide));
     if (rc == 0 && (res.interrupted || cm_interrupted)) {
         fprintf(stderr, "cmrun: interrupted; the guide fitted so far was drawn from\n");
         rc = 130;
@@ -989,5 +1010,388 @@ out:
     if (gq_rng)
         gsl_rng_free(gq_rng);
     model_free(&m);
+    return rc;
+}
+
+/* ---- guides written in cm (svi_user.h) ------------------------------------------ */
+
+/* Value of parameter i as JSON: a number, an array, or an array of rows. */
+static void write_param_value(FILE *f, const double *x, int rank, const int *dims)
+{
+    if (rank == 0) {
+        fprintf(f, "%.17g", x[0]);
+        return;
+    }
+    if (rank == 1) {
+        write_vector(f, x, dims[0], 1);
+        return;
+    }
+    fputc('[', f);
+    for (int r = 0; r < dims[0]; r++) {
+        fprintf(f, "%s", r ? ", " : "");
+        write_vector(f, x + (size_t)r * dims[1], dims[1], 1);
+    }
+    fputc(']', f);
+}
+
+/* The fitted parameters, each by name with its constraint, shape and
+ * constrained values. */
+static int write_user_params(const char *path, const SviUser *u, const char *model_name, int steps,
+                             double elbo)
+{
+    char *tmp = malloc(strlen(path) + 5);
+    double *x = malloc(sizeof(double) * ((size_t)svi_user_dim(u) + 1));
+    FILE *f = NULL;
+    if (tmp && x) {
+        sprintf(tmp, "%s.tmp", path);
+        f = fopen(tmp, "w");
+    }
+    if (!f) {
+        fprintf(stderr, "cmrun: --params-out %s: cannot create the file\n", path);
+        free(tmp);
+        free(x);
+        return -1;
+    }
+    fprintf(f, "{\n  \"format\": \"cm svi guide\",\n  \"version\": 1,\n  \"model\": ");
+    write_json_string(f, model_name ? model_name : "");
+    fprintf(f, ",\n  \"guide\": \"user\",\n  \"steps\": %d,\n  \"elbo\": ", steps);
+    if (isfinite(elbo))
+        fprintf(f, "%.17g", elbo);
+    else
+        fputs("null", f);
+    fprintf(f, ",\n  \"params\": [");
+    for (int i = 0; i < svi_user_nparams(u); i++) {
+        int rank, dims[2];
+        const CmGuideParam *p = svi_user_param(u, i, &rank, dims);
+        svi_user_param_values(u, i, x);
+        fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
+        write_json_string(f, p->name);
+        fprintf(f, ", \"constraint\": \"%s\", \"shape\": [", svi_user_constraint_name(p->con));
+        for (int k = 0; k < rank; k++)
+            fprintf(f, "%s%d", k ? ", " : "", dims[k]);
+        fprintf(f, "], \"value\": ");
+        write_param_value(f, x, rank, dims);
+        fputc('}', f);
+    }
+    fprintf(f, "\n  ]\n}\n");
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    free(x);
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        fprintf(stderr, "cmrun: --params-out %s: writing the file failed\n", path);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+static void describe_shape(char *buf, size_t n, int rank, const int *dims)
+{
+    if (rank == 0)
+        snprintf(buf, n, "a scalar");
+    else if (rank == 1)
+        snprintf(buf, n, "[%d]", dims[0]);
+    else
+        snprintf(buf, n, "[%d, %d]", dims[0], dims[1]);
+}
+
+/* One parameter's entry of a saved file into u; names the mismatch. */
+static int load_user_param(const JVal *e, SviUser *u, int i, const char *path, char *err,
+                           size_t errlen)
+{
+    int rank, dims[2];
+    const CmGuideParam *p = svi_user_param(u, i, &rank, dims);
+    const JVal *shape = jget(e, "shape"), *value = jget(e, "value");
+    int frank = shape && shape->type == J_ARR ? shape->n : -1, fdims[2] = {1, 1};
+    for (int k = 0; k < frank && k < 2; k++)
+        fdims[k] = shape->items[k].type == J_NUM ? (int)shape->items[k].num : -1;
+    int same = frank == rank;
+    for (int k = 0; same && k < rank; k++)
+        same = fdims[k] == dims[k];
+    if (!same) {
+        char a[48], b[48] = "not a shape";
+        describe_shape(a, sizeof a, rank, dims);
+        if (frank >= 0 && frank <= 2)
+            describe_shape(b, sizeof b, frank, fdims);
+        snprintf(err, errlen, "--init-params %s: param '%s' is %s in the guide but %s in the file",
+                 path, p->name, a, b);
+        return -1;
+    }
+    int n = dims[0] * dims[1];
+    double *x = malloc(sizeof(double) * ((size_t)n + 1));
+    if (!x) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc;
+    if (rank == 0) {
+        rc = value && value->type == J_NUM ? 0 : -1;
+        if (rc == 0)
+            x[0] = value->num;
+        else
+            snprintf(err, errlen, "--init-params %s: param '%s' must be a number", path, p->name);
+    } else if (rank == 1) {
+        rc = read_numbers(value, n, x, 1, p->name, path, err, errlen);
+    } else {
+        rc = read_rows(value, dims[0], dims[1], x, p->name, path, err, errlen);
+    }
+    char m[256];
+    if (rc == 0 && svi_user_set_param(u, i, x, m, sizeof m) != 0) {
+        snprintf(err, errlen, "--init-params %s: %s", path, m);
+        rc = -1;
+    }
+    free(x);
+    return rc;
+}
+
+/* --init-params for a user guide: every param of the guide, by name. */
+static int load_user_params(const char *path, SviUser *u, char *err, size_t errlen)
+{
+    Source src;
+    if (source_read(&src, path) != 0) {
+        snprintf(err, errlen, "--init-params %s: cannot read the file", path);
+        return -1;
+    }
+    JVal root;
+    if (json_parse(&src, &root, err, errlen) != 0) {
+        source_free(&src);
+        return -1;
+    }
+    int rc = 0;
+    const JVal *guide = jget(&root, "guide"), *params = jget(&root, "params");
+    if (root.type != J_OBJ || !guide || guide->type != J_STR) {
+        snprintf(err, errlen, "--init-params %s: not a guide file written by --params-out (no "
+                 "\"guide\" member)", path);
+        rc = -1;
+    } else if (strcmp(guide->str, "user") != 0 || !params || params->type != J_ARR) {
+        snprintf(err, errlen, "--init-params %s: the file holds a '%s' autoguide, but this model "
+                 "has a guide written in cm", path, guide->str);
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < svi_user_nparams(u); i++) {
+        int rank, dims[2];
+        const char *name = svi_user_param(u, i, &rank, dims)->name;
+        const JVal *e = NULL;
+        for (int k = 0; !e && k < params->n; k++) {
+            const JVal *nm = jget(&params->items[k], "name");
+            if (nm && nm->type == J_STR && strcmp(nm->str, name) == 0)
+                e = &params->items[k];
+        }
+        if (!e) {
+            snprintf(err, errlen, "--init-params %s: the file has no param '%s' (was it written for "
+                     "another guide?)", path, name);
+            rc = -1;
+        } else {
+            rc = load_user_param(e, u, i, path, err, errlen);
+        }
+    }
+    for (int k = 0; rc == 0 && k < params->n; k++) {
+        const JVal *nm = jget(&params->items[k], "name");
+        int found = 0;
+        for (int i = 0; nm && nm->type == J_STR && !found && i < svi_user_nparams(u); i++) {
+            int rank, dims[2];
+            found = strcmp(svi_user_param(u, i, &rank, dims)->name, nm->str) == 0;
+        }
+        if (!found) {
+            snprintf(err, errlen, "--init-params %s: the file's param '%s' is not a param of this "
+                     "guide", path, nm && nm->type == J_STR ? nm->str : "(unnamed)");
+            rc = -1;
+        }
+    }
+    jval_free(&root);
+    source_free(&src);
+    return rc;
+}
+
+static void report_user_fit(const SviOptions *s, const CmGuide *g, const SviUser *u,
+                            const SviResult *res, double d_elbo, double d_se, int ndraws)
+{
+    printf("SVI: guide written in cm (%s%s), %d parameter%s (dim %d), optimiser %s, lr %g",
+           g->from_file ? "--guide-file " : "guide block in ", g->src->path, svi_user_nparams(u),
+           svi_user_nparams(u) == 1 ? "" : "s", svi_user_dim(u), svi_optim_name(s->optim), s->lr);
+    if (s->lr_decay != 1)
+        printf(" (decay %g per step)", s->lr_decay);
+    printf(", %d particle%s\n", s->particles, s->particles == 1 ? "" : "s");
+    printf("gradients:");
+    for (int k = 0; k < svi_user_nsites(u); k++) {
+        int rep;
+        const char *name = svi_user_site(u, k, &rep);
+        printf("%s %s (%s)", k ? "," : "", name, rep ? "reparameterised" : "score function");
+    }
+    printf("\n");
+    if (s->init_params)
+        printf("started from --init-params %s\n", s->init_params);
+    else
+        printf("started at the params' initial values\n");
+    report_ending(s, res);
+    int window = res->steps < SVI_WINDOW ? res->steps : SVI_WINDOW;
+    if (window > 0)
+        printf("final ELBO %.8g (mean of the last %d step estimates)%s", res->elbo, window,
+               ndraws > 0 ? "; " : "\n");
+    if (ndraws > 0)
+        printf("%s%.8g (se %.2g) from the %d draws\n", window > 0 ? "" : "ELBO ", d_elbo, d_se,
+               ndraws);
+    if (res->skipped)
+        printf("%d step%s skipped: no draw had a finite log density\n", res->skipped,
+               res->skipped == 1 ? "" : "s");
+    printf("%d steps in %.3f s, %.3f s CPU (%.3g us per step; %ld particles)\n", res->steps,
+           res->seconds, res->cpu_seconds, res->steps ? 1e6 * res->seconds / res->steps : 0.0,
+           res->n_grad);
+}
+
+/* s->samples draws into the Draws; the CSV gets first their column means
+ * (CmdStan's first variational row, with lp__ = log_q__ = 0) and then the
+ * draws.  Sets the draws' ELBO estimate and its standard error. */
+static int draw_user_guide(const SviOptions *s, SviUser *u, CsvOut *csv, Draws *draws, double *elbo,
+                           double *se)
+{
+    int ncols = 2 + svi_user_ncols(u), rc = 0;
+    double *row = calloc((size_t)ncols, sizeof(double));
+    if (!row) {
+        fprintf(stderr, "cmrun: out of memory\n");
+        return 1;
+    }
+    double sum = 0, sum2 = 0;
+    int n = 0;
+    for (int i = 0; i < s->samples && !cm_interrupted; i++) {
+        if (svi_user_draw(u, row) != 0) {
+            rc = 2;
+            break;
+        }
+        draws_append(draws, 0, row);
+        double w = row[0] - row[1];
+        if (isfinite(w)) {
+            sum += w;
+            sum2 += w * w;
+            n++;
+        }
+    }
+    *elbo = n ? sum / n : NAN;
+    *se = n > 1 ? sqrt(fmax(sum2 / n - *elbo * *elbo, 0) / (n - 1)) : NAN;
+    draws_finish(draws);
+    if (rc == 0 && csv) {
+        memset(row, 0, sizeof(double) * (size_t)ncols);
+        for (int d = 0; d < draws->ndraws; d++)
+            for (int j = 2; j < ncols; j++)
+                row[j] += draws_at(draws, 0, d, j) / draws->ndraws;
+        rc = csv_out_row(csv, row) != 0;
+        for (int d = 0; rc == 0 && d < draws->ndraws; d++)
+            rc = csv_out_row(csv, &draws->x[(size_t)d * ncols]) != 0;
+        if (rc)
+            fprintf(stderr, "cmrun: %s\n", csv_out_error(csv));
+    }
+    free(row);
+    return rc;
+}
+
+int infer_svi_user(const InferOptions *o, const SviOptions *s, const CmGuide *g)
+{
+    gsl_set_error_handler_off();
+    if (o->cq) {
+        fprintf(stderr, "cmrun: --counterfactual, --effect, --predictive and --do on observed sites "
+                        "are not available with a guide written in cm; use an autoguide (--guide "
+                        "normal, mvn, ...) with a model file without a guide block\n");
+        return 2;
+    }
+    subsample_quiet(); /* subsampled plates: minibatches in the fit, full batches elsewhere */
+    SviUser *u = svi_user_new(o->prog, g, o->data, o->dos, infer_chain_seed(o->seed, 0));
+    if (!u)
+        return 2;
+    int rc = 0;
+    char err[1024];
+    FILE *elbo_f = NULL;
+    const char **names = NULL;
+    Draws *draws = NULL;
+    CsvOut *csv = NULL;
+    if (svi_user_dim(u) == 0) {
+        fprintf(stderr, "cmrun: --infer svi: the guide declares no 'param': nothing to fit (declare "
+                        "its parameters with param NAME: TYPE = INIT)\n");
+        rc = 2;
+        goto out;
+    }
+    if (s->init_params && load_user_params(s->init_params, u, err, sizeof err) != 0) {
+        fprintf(stderr, "cmrun: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (s->elbo_out && !(elbo_f = open_elbo_out(s->elbo_out))) {
+        rc = 2;
+        goto out;
+    }
+    int ncols = 2 + svi_user_ncols(u);
+    names = calloc((size_t)ncols, sizeof(char *));
+    if (!names) {
+        rc = 1;
+        goto out;
+    }
+    names[0] = "lp__";
+    names[1] = "log_q__";
+    for (int j = 0; j < svi_user_ncols(u); j++)
+        names[2 + j] = svi_user_col_name(u, j);
+    if (o->output && !(csv = open_draws_csv(o, s, "user", ncols, names))) {
+        rc = 2;
+        goto out;
+    }
+    Run run = {o, s, elbo_f, 0, now(), 0};
+    SviResult res;
+    svi_user_fit(u, s, on_step, &run, &cm_interrupted, &res);
+    if (o->progress)
+        fprintf(stderr, "\r%*s\r", 72, "");
+    if (run.io_error) {
+        fprintf(stderr, "cmrun: --elbo-out %s: writing the file failed\n", s->elbo_out);
+        rc = 1;
+        goto out;
+    }
+    if (elbo_f) {
+        int bad = close_elbo_out(elbo_f, s->elbo_out, 1);
+        elbo_f = NULL;
+        if (bad) {
+            rc = 1;
+            goto out;
+        }
+    }
+    if (res.status != SVI_OK) {
+        fprintf(stderr, "cmrun: --infer svi: %s\n", res.message);
+        rc = 1;
+        goto out;
+    }
+    if (s->params_out &&
+        write_user_params(s->params_out, u, o->model_name, res.steps, res.elbo) != 0) {
+        rc = 1;
+        goto out;
+    }
+    draws = draws_new(1, ncols, names);
+    double t_draw = now(), d_elbo, d_se;
+    rc = draws ? draw_user_guide(s, u, csv, draws, &d_elbo, &d_se) : 1;
+    t_draw = now() - t_draw;
+    if (rc != 0)
+        goto out;
+    if (csv) {
+        csv_out_timing(csv, res.seconds, t_draw);
+        int bad = csv_out_close(csv, err, sizeof err) != 0;
+        csv = NULL;
+        if (bad) {
+            fprintf(stderr, "cmrun: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+    }
+    report_user_fit(s, g, u, &res, d_elbo, d_se, isfinite(d_elbo) ? draws->ndraws : 0);
+    if (draws->ndraws > 0)
+        rc = print_table(o, draws, "user");
+    if (rc == 0 && (res.interrupted || cm_interrupted)) {
+        fprintf(stderr, "cmrun: interrupted; the guide fitted so far was drawn from\n");
+        rc = 130;
+    }
+out:
+    if (elbo_f)
+        close_elbo_out(elbo_f, s->elbo_out, 0);
+    if (csv)
+        csv_out_abort(csv);
+    draws_free(draws);
+    free(names);
+    svi_user_free(u);
     return rc;
 }

@@ -1,7 +1,16 @@
 /*
  * model.c - trace once, then evaluate the log density fast.
+ *
+ * The gradient engines run the executor with policy.enumerate = ENUM_SUM:
+ * latent discrete sites are summed out into the traced tape (enumerate.c),
+ * and their columns in the trace hold NaN.  An output row of such a model
+ * is a second run in ENUM_DRAW mode, which draws each of those sites from
+ * its conditional at the point, followed by a fresh trace for the
+ * gradients: two runs per row instead of a replay, only for these models.
  */
 #include "model.h"
+
+#include "enumerate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -98,7 +107,8 @@ int model_init(Model *m, const Program *p, const DataSet *data, DoHandler *dos, 
     m->rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(m->rng, seed);
     exec_init(&m->ex, p, data, &m->tape, m->rng);
-    m->ex.policy = (ExecPolicy){.draw_missing = 0, .density_latent = 1, .density_observed = 1, .placeholder = 0};
+    m->ex.policy = (ExecPolicy){.draw_missing = 0, .density_latent = 1, .density_observed = 1, .placeholder = 0,
+                                .enumerate = ENUM_SUM};
     condition_init(&m->cond, data);
     param_init(&m->param);
     trace_init(&m->trace);
@@ -171,8 +181,35 @@ double model_logp_grad(void *ctx, const double *q, double *grad)
     return lp;
 }
 
+/* A model with summed-out discrete sites (the trace closed local targets):
+ * the output run draws each of them from its conditional given q
+ * (ENUM_DRAW), so that its columns hold posterior draws, and then the
+ * gradient tape, which that run replaced, is recorded again at q. */
+static int row_with_draws(Model *m, const double *q, double *row)
+{
+    int dynamic = m->tape.dynamic;
+    m->n_evals++;
+    m->ex.policy.enumerate = ENUM_DRAW;
+    trace_clear(&m->trace);
+    param_begin_run(&m->param, q);
+    int rc = exec_run(&m->ex);
+    for (int j = 0; rc == 0 && j < m->ncols; j++)
+        row[j] = model_column_value(&m->ex, m->prog, m->col_var[j], m->col_off[j]);
+    m->ex.policy.enumerate = ENUM_SUM;
+    trace_clear(&m->trace);
+    param_begin_run(&m->param, q);
+    if (exec_run(&m->ex) != 0 || rc != 0) {
+        m->failed = 1;
+        return -1;
+    }
+    m->tape.dynamic |= dynamic;
+    return 0;
+}
+
 int model_row(Model *m, const double *q, double *row)
 {
+    if (m->tape.nlocal_closed > 0)
+        return row_with_draws(m, q, row);
     if (evaluate(m, q) != 0)
         return -1;
     for (int j = 0; j < m->ncols; j++)

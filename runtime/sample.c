@@ -6,12 +6,15 @@
  * then applies the default effect that Pyro also has: draw a value if no
  * handler gave one (only where the policy allows it), add the log density
  * unless the site was intervened on or masked, and store the value so
- * that later statements read it.
+ * that later statements read it.  A latent discrete site that no handler
+ * gave a value goes to enum_site instead when the policy says to sum it
+ * out; it then comes back to exec_sample_finish once per value.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "enumerate.h"
 #include "exec.h"
 #include "vops.h"
 
@@ -226,6 +229,12 @@ static void add_density(Exec *ex, SiteMsg *m)
 
 void exec_sample(Exec *ex, ExecFrame *f, const IrInstr *in)
 {
+    exec_sample_at(ex, f, (int)(in - f->code->code), NULL);
+}
+
+int exec_sample_at(Exec *ex, ExecFrame *f, int pc, const EnumScope *scope)
+{
+    const IrInstr *in = &f->code->code[pc];
     const IrVar *v = &ex->prog->vars[in->var];
     SiteMsg m;
     memset(&m, 0, sizeof m);
@@ -304,36 +313,50 @@ void exec_sample(Exec *ex, ExecFrame *f, const IrInstr *in)
     exec_site_shape(ex, &m);
     /* handlers run even for bound sites, so that trace and counterfactual
        handlers see every site */
-    {
-        int seen = 0;
-        for (int i = 0; i < ex->nhandlers; i++) {
-            seen = i + 1;
-            if (ex->handlers[i]->process)
-                ex->handlers[i]->process(ex->handlers[i], ex, &m);
-            if (m.stop)
-                break;
-        }
-        if (!m.has_value) {
-            if (!ex->policy.draw_missing)
-                exec_fail(ex, in->line, in->col, "site '%s' got no value from any handler", v->name);
-            m.value = exec_draw(ex, &m);
-            m.has_value = 1;
-        }
-        if (m.value.n != m.shape.n) {
-            char want[64], got[64];
-            value_describe(m.shape, want, sizeof want);
-            value_describe(m.value, got, sizeof got);
-            exec_fail(ex, in->line, in->col, "'%s' must be %s here, but its value is %s", v->name, want,
-                      got);
-        }
-        if (!m.intervened && !m.masked &&
-            ((m.observed && ex->policy.density_observed) || (!m.observed && ex->policy.density_latent)))
-            add_density(ex, &m);
-        ex->last_site_cut = m.intervened || m.masked;
-        for (int i = seen - 1; i >= 0; i--)
-            if (ex->handlers[i]->postprocess)
-                ex->handlers[i]->postprocess(ex->handlers[i], ex, &m);
+    int seen = 0;
+    for (int i = 0; i < ex->nhandlers; i++) {
+        seen = i + 1;
+        if (ex->handlers[i]->process)
+            ex->handlers[i]->process(ex->handlers[i], ex, &m);
+        if (m.stop)
+            break;
     }
+    if (scope && m.is_param)
+        enum_refuse_param(ex, &m, scope);
+    if (!m.has_value && ex->policy.enumerate && support_is_discrete(m.dist->support))
+        return enum_site(ex, f, pc, &m, seen, scope);
+    exec_sample_finish(ex, f, in, &m, seen);
+    return pc + 1;
+}
+
+/* The rest of a SAMPLE once the handlers have processed its message: the
+ * default effect, the postprocessing, and the store.  An enumerated site
+ * comes here once per value (enumerate.c). */
+void exec_sample_finish(Exec *ex, ExecFrame *f, const IrInstr *in, SiteMsg *mp, int seen)
+{
+    const IrVar *v = &ex->prog->vars[in->var];
+    Value store = f->vars[in->var];
+    SiteMsg m = *mp;
+    if (!m.has_value) {
+        if (!ex->policy.draw_missing)
+            exec_fail(ex, in->line, in->col, "site '%s' got no value from any handler", v->name);
+        m.value = exec_draw(ex, &m);
+        m.has_value = 1;
+    }
+    if (m.value.n != m.shape.n) {
+        char want[64], got[64];
+        value_describe(m.shape, want, sizeof want);
+        value_describe(m.value, got, sizeof got);
+        exec_fail(ex, in->line, in->col, "'%s' must be %s here, but its value is %s", v->name, want,
+                  got);
+    }
+    if (!m.intervened && !m.masked &&
+        ((m.observed && ex->policy.density_observed) || (!m.observed && ex->policy.density_latent)))
+        add_density(ex, &m);
+    ex->last_site_cut = m.intervened || m.masked;
+    for (int i = seen - 1; i >= 0; i--)
+        if (ex->handlers[i]->postprocess)
+            ex->handlers[i]->postprocess(ex->handlers[i], ex, &m);
     /* store, so later statements read the value */
     if (in->nidx) {
         if (m.value.slot != store.slot + m.elem)

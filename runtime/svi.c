@@ -54,6 +54,7 @@
 #include <gsl/gsl_multimin.h>
 
 #include "svi.h"
+#include "svi_user.h"
 
 /* ---- options -------------------------------------------------------------- */
 
@@ -256,18 +257,10 @@ static double clock_seconds(clockid_t id)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The smoothed ELBO and the stopping rule's state. */
-typedef struct {
-    double e[SVI_WINDOW];    /* last step estimates (ring) */
-    double s[SVI_WINDOW];    /* smoothed values of the last steps (ring) */
-    long n;                  /* estimates recorded */
-    double sum;
-    int below;               /* consecutive steps with rel < tol */
-} Smoother;
 
-/* Record one estimate; returns the smoothed ELBO, sets *rel (NAN until the
- * window one back was full). */
-static double smoother_add(Smoother *sm, double elbo, double tol, double *rel)
+/* The smoothed ELBO and the stopping rule's state (SviSmoother, declared in
+ * svi_user.h: user-written guides share the rule). */
+double svi_smoother_add(SviSmoother *sm, double elbo, double tol, double *rel)
 {
     int k = (int)(sm->n % SVI_WINDOW);
     if (sm->n >= SVI_WINDOW)
@@ -346,7 +339,7 @@ int svi_fit(const SamplerTarget *t, SviGuide *g, const SviOptions *s, gsl_rng *r
     st.z = calloc((size_t)g->dim, sizeof(double));
     st.glp = calloc((size_t)g->dim, sizeof(double));
     SviOptim opt;
-    Smoother *sm = calloc(1, sizeof(Smoother));
+    SviSmoother *sm = calloc(1, sizeof(SviSmoother));
     int opt_ok = svi_optim_init(&opt, s->optim, g->nparams, s->lr, s->lr_decay) == 0;
     if (!st.grad || !st.z || !st.glp || !sm || !opt_ok) {
         res->status = SVI_NOMEM;
@@ -397,7 +390,7 @@ int svi_fit(const SamplerTarget *t, SviGuide *g, const SviOptions *s, gsl_rng *r
         skipped_run = 0;
         svi_optim_step(&opt, g->theta, st.grad);
         double rel;
-        res->elbo = smoother_add(sm, elbo, s->tol, &rel);
+        res->elbo = svi_smoother_add(sm, elbo, s->tol, &rel);
         res->rel_change = rel;
         if (hook && hook(user, step + 1, elbo, res->elbo))
             break;

@@ -54,6 +54,10 @@ void tape_free(Tape *t)
     free(t->part);
     free(t->ipool);
     free(t->inputs);
+    free(t->zero);
+    free(t->local);
+    free(t->local_mark);
+    free(t->local_written);
     memset(t, 0, sizeof *t);
 }
 
@@ -64,6 +68,10 @@ void tape_reset(Tape *t)
     t->npart = 0;
     t->nipool = 0;
     t->ninputs = 0;
+    t->nzero = 0;
+    t->zcount = 0;
+    t->zlo = t->zhi = 0;
+    t->nlocal = t->nlocal_mark = t->nlocal_closed = t->nlocal_written = 0;
     t->target = 0;
     t->target_const = 0;
     t->dynamic = 0;
@@ -107,7 +115,31 @@ int tape_inputs(Tape *t, int n)
     t->inputs = grow(t->inputs, sizeof(int), &t->capinputs, t->ninputs + 2);
     t->inputs[t->ninputs++] = s;
     t->inputs[t->ninputs++] = n;
+    tape_zero_range(t, s, n);
     return s;
+}
+
+void tape_zero_range(Tape *t, int slot, int n)
+{
+    if (n <= 0)
+        return;
+    if (t->nzero == 0 || slot < t->zlo)
+        t->zlo = slot;
+    if (t->nzero == 0 || slot + n > t->zhi)
+        t->zhi = slot + n;
+    t->zcount += n;
+    if (t->nzero > 0) { /* ops mostly write the slots right after the last */
+        int *last = t->zero + t->nzero - 2;
+        if (last[0] + last[1] == slot) {
+            last[1] += n;
+            return;
+        }
+        if (slot >= last[0] && slot + n <= last[0] + last[1])
+            return;
+    }
+    t->zero = grow(t->zero, sizeof(int), &t->capzero, t->nzero + 2);
+    t->zero[t->nzero++] = slot;
+    t->zero[t->nzero++] = n;
 }
 
 int tape_range_isvar(const Tape *t, int slot, int n)
@@ -123,7 +155,7 @@ static long partials_needed(const TapeOp *op)
 {
     const DistInfo *d = op->paux;
     switch (op->code) {
-    case OP_LPDF:
+    case OP_LPDF: /* the specialised kernels size their own (tape_kernel_pick) */
         return (long)op->iaux[0] * (1 + d->nparams);
     case OP_TRUNC:
         return (long)op->iaux[0] * (2 + d->nparams);
@@ -135,6 +167,8 @@ static long partials_needed(const TapeOp *op)
     }
     case OP_B_SIMPLEX:
         return 2L * op->inn[0];
+    case OP_B_LOWER: case OP_B_UPPER: /* exp(u) */
+        return op->nout;
     case OP_FFI: { /* gradient scratch: one per input element */
         long s = 0;
         for (int k = 0; k < op->nin; k++)
@@ -381,7 +415,67 @@ static void forward_trunc(Tape *t, TapeOp *op)
         for (int k = 0; k < np; k++)
             pp[2 + k] = -(dphi[k] - dplo[k]) / z;
     }
-    t->target += sum * op->daux;
+    if (op->nout == 1) /* a local target's term (tape_local_begin) */
+        t->val[op->out] = sum * op->daux;
+    else
+        t->target += sum * op->daux;
+}
+
+/* Elementwise + - *: a broadcast (length-1) input is read with stride 0,
+ * so the loops carry no per-element test. */
+static void forward_arith(Tape *t, const TapeOp *op)
+{
+    const double *a = t->val + op->in[0], *b = t->val + op->in[1];
+    double *out = t->val + op->out;
+    int n = op->nout, sa = op->inn[0] != 1, sb = op->inn[1] != 1;
+    if (op->code == OP_ADD)
+        for (int i = 0; i < n; i++)
+            out[i] = a[i * sa] + b[i * sb];
+    else if (op->code == OP_SUB)
+        for (int i = 0; i < n; i++)
+            out[i] = a[i * sa] - b[i * sb];
+    else
+        for (int i = 0; i < n; i++)
+            out[i] = a[i * sa] * b[i * sb];
+}
+
+/* Their adjoints: a broadcast input sums its adjoint first, then adds it. */
+static void backward_arith(Tape *t, const TapeOp *op)
+{
+    const double *ga = t->adj + op->out;
+    int n = op->nout;
+    for (int k = 0; k < 2; k++) {
+        if (!ISVAR(k))
+            continue;
+        double *ad = t->adj + op->in[k];
+        const double *other = t->val + op->in[1 - k];
+        int so = op->inn[1 - k] != 1;
+        if (op->code == OP_MUL) {
+            if (op->inn[k] == 1) {
+                double s = 0;
+                for (int i = 0; i < n; i++)
+                    s += ga[i] * other[i * so];
+                ad[0] += s;
+            } else {
+                for (int i = 0; i < n; i++)
+                    ad[i] += ga[i] * other[i * so];
+            }
+        } else {
+            double sign = op->code == OP_SUB && k == 1 ? -1 : 1;
+            if (op->inn[k] == 1) {
+                double s = 0;
+                for (int i = 0; i < n; i++)
+                    s += ga[i];
+                ad[0] += sign * s;
+            } else if (sign > 0) {
+                for (int i = 0; i < n; i++)
+                    ad[i] += ga[i];
+            } else {
+                for (int i = 0; i < n; i++)
+                    ad[i] -= ga[i];
+            }
+        }
+    }
 }
 
 static void forward_lpdf_mv(Tape *t, TapeOp *op)
@@ -401,10 +495,12 @@ static void forward_lpdf_mv(Tape *t, TapeOp *op)
         p[k].m = d->param_kind[k] == PK_MATRIX ? p[k].n : 1;
         if (d->param_kind[k] == PK_REAL || d->param_kind[k] == PK_INT)
             p[k].n = p[k].m = 1;
-        dp[k] = part + off;
+        /* a constant argument (mvn100's data-only Cholesky factor) gets no
+           gradient: its k x k partials would be computed for nothing */
+        dp[k] = ISVAR(k + 1) ? part + off : NULL;
         off += len;
     }
-    double lp = d->mv_lpdf(x, p, part, dp);
+    double lp = d->mv_lpdf(x, p, ISVAR(0) ? part : NULL, dp);
     if (op->nout == 1)
         t->val[op->out] = lp * op->daux;
     else
@@ -413,7 +509,9 @@ static void forward_lpdf_mv(Tape *t, TapeOp *op)
         t->nan_op = (int)(op - t->ops);
 }
 
-void tape_eval_op(Tape *t, TapeOp *op)
+/* Inlined into tape_forward's loop: on a small model the call per op is
+ * a noticeable share of the replay. */
+static inline __attribute__((always_inline)) void eval_op(Tape *t, TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
@@ -436,17 +534,8 @@ void tape_eval_op(Tape *t, TapeOp *op)
         for (int i = 0; i < n; i++)
             out[i] = unary(op->code, IN(0, i));
         return;
-    case OP_ADD:
-        for (int i = 0; i < n; i++)
-            out[i] = IN(0, i) + IN(1, i);
-        return;
-    case OP_SUB:
-        for (int i = 0; i < n; i++)
-            out[i] = IN(0, i) - IN(1, i);
-        return;
-    case OP_MUL:
-        for (int i = 0; i < n; i++)
-            out[i] = IN(0, i) * IN(1, i);
+    case OP_ADD: case OP_SUB: case OP_MUL:
+        forward_arith(t, op);
         return;
     case OP_DIV: case OP_POW: case OP_LBETA: case OP_FMIN: case OP_FMAX:
         for (int i = 0; i < n; i++)
@@ -528,7 +617,16 @@ void tape_eval_op(Tape *t, TapeOp *op)
         return;
     }
     case OP_LPDF:
-        forward_lpdf(t, op);
+        if (op->kern)
+            tape_kernel_forward(t, op);
+        else
+            forward_lpdf(t, op);
+        return;
+    case OP_GLM:
+        tape_glm_forward(t, op);
+        return;
+    case OP_AFFINE:
+        tape_affine_forward(t, op);
         return;
     case OP_TRUNC:
         forward_trunc(t, op);
@@ -536,13 +634,16 @@ void tape_eval_op(Tape *t, TapeOp *op)
     case OP_LPDF_MV:
         forward_lpdf_mv(t, op);
         return;
-    case OP_B_LOWER: case OP_B_UPPER:
+    case OP_B_LOWER: case OP_B_UPPER: {
+        double *ex = t->part + op->pbuf; /* exp(u), for the backward pass */
         for (int i = 0; i < n; i++) {
             double u = IN(0, i), e = exp(u);
+            ex[i] = e;
             out[i] = op->code == OP_B_LOWER ? IN(1, i) + e : IN(1, i) - e;
             t->target += u;
         }
         return;
+    }
     case OP_B_INTERVAL:
         for (int i = 0; i < n; i++) {
             double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
@@ -634,7 +735,7 @@ static void backward_trunc(Tape *t, const TapeOp *op)
 {
     const DistInfo *d = op->paux;
     int n = op->iaux[0], np = d->nparams;
-    double g = op->daux;
+    double g = op->nout == 1 ? op->daux * t->adj[op->out] : op->daux;
     for (int i = 0; i < n; i++) {
         const double *pp = t->part + op->pbuf + (long)i * (2 + np);
         for (int k = 0; k < 2 + np; k++)
@@ -686,6 +787,9 @@ static void backward_op(Tape *t, const TapeOp *op)
         if (ISVAR(0))
             for (int i = 0; i < n; i++)
                 t->adj[INSLOT(0, i)] += ga[i];
+        /* an assignment overwrites dst: what came before it in dst (an
+           earlier pass of an enumerated site) gets none of this adjoint */
+        memset(t->adj + op->out, 0, sizeof(double) * (size_t)n);
         return;
     case OP_GATHER: {
         const int *idx = t->ipool + op->ipool;
@@ -702,21 +806,8 @@ static void backward_op(Tape *t, const TapeOp *op)
             if (ga[i] != 0)
                 t->adj[INSLOT(0, i)] += ga[i] * unary_d(op->code, IN(0, i), out[i]);
         return;
-    case OP_ADD: case OP_SUB:
-        for (int i = 0; i < n; i++) {
-            if (ISVAR(0))
-                t->adj[INSLOT(0, i)] += ga[i];
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += op->code == OP_ADD ? ga[i] : -ga[i];
-        }
-        return;
-    case OP_MUL:
-        for (int i = 0; i < n; i++) {
-            if (ISVAR(0))
-                t->adj[INSLOT(0, i)] += ga[i] * IN(1, i);
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[i] * IN(0, i);
-        }
+    case OP_ADD: case OP_SUB: case OP_MUL:
+        backward_arith(t, op);
         return;
     case OP_DIV: case OP_POW: case OP_LBETA: case OP_FMIN: case OP_FMAX:
         for (int i = 0; i < n; i++) {
@@ -805,7 +896,16 @@ static void backward_op(Tape *t, const TapeOp *op)
             t->adj[op->in[0] + i] += 1;
         return;
     case OP_LPDF:
-        backward_lpdf(t, op);
+        if (op->kern)
+            tape_kernel_backward(t, op);
+        else
+            backward_lpdf(t, op);
+        return;
+    case OP_GLM:
+        tape_glm_backward(t, op);
+        return;
+    case OP_AFFINE:
+        tape_affine_backward(t, op);
         return;
     case OP_TRUNC:
         backward_trunc(t, op);
@@ -824,7 +924,7 @@ static void backward_op(Tape *t, const TapeOp *op)
     }
     case OP_B_LOWER: case OP_B_UPPER:
         for (int i = 0; i < n; i++) {
-            double e = exp(IN(0, i));
+            double e = t->part[op->pbuf + i];
             t->adj[INSLOT(0, i)] += (op->code == OP_B_LOWER ? ga[i] : -ga[i]) * e + 1;
             if (ISVAR(1))
                 t->adj[INSLOT(1, i)] += ga[i];
@@ -877,9 +977,15 @@ static void backward_op(Tape *t, const TapeOp *op)
     }
 }
 
+static int local_term(Tape *t, OpCode code, int nin, const int *in, const int *inn,
+                      const int *iaux, const void *paux, double daux);
+
 int tape_op(Tape *t, OpCode code, int nout, int nin, const int *in,
             const int *inn, const int *iaux, const void *paux, double daux)
 {
+    if (t->nlocal_mark > 0 && nout == 0 &&
+        (code == OP_ACC || code == OP_LPDF || code == OP_LPDF_MV || code == OP_TRUNC))
+        return local_term(t, code, nin, in, inn, iaux, paux, daux);
     TapeOp op;
     memset(&op, 0, sizeof op);
     op.code = (uint16_t)code;
@@ -898,27 +1004,46 @@ int tape_op(Tape *t, OpCode code, int nout, int nin, const int *in,
     int record = op.varmask != 0;
     op.out = nout > 0 ? new_slots(t, nout, record) : 0;
     long np = partials_needed(&op);
+    if (record && code == OP_LPDF) { /* peepholes: tape_kernels.c */
+        if (tape_fuse_glm(t, &op))
+            return op.out;
+        op.kern = (uint8_t)tape_kernel_pick(t, &op, &np);
+    }
+    if (record && code == OP_ADD && tape_fuse_affine(t, &op))
+        return op.out;
+    if (record) {
+        tape_push_op(t, &op, np);
+        return op.out;
+    }
     if (np > 0) {
         /* folded ops borrow scratch space at the end of the buffer */
         t->part = grow(t->part, sizeof(double), &t->cappart, t->npart + np);
         op.pbuf = t->npart;
-        if (record)
-            t->npart += np;
     }
-    if (record) {
-        long cap = t->capops;
-        t->ops = grow(t->ops, sizeof(TapeOp), &cap, t->nops + 1L);
-        t->capops = (int)cap;
-        t->ops[t->nops] = op;
-        tape_eval_op(t, &t->ops[t->nops]);
-        t->nops++;
-    } else {
-        /* folded: a constant density term still belongs to every replay */
-        double before = t->target;
-        tape_eval_op(t, &op);
-        t->target_const += t->target - before;
-    }
+    /* folded: a constant density term still belongs to every replay */
+    double before = t->target;
+    tape_eval_op(t, &op);
+    t->target_const += t->target - before;
     return op.out;
+}
+
+void tape_push_op(Tape *t, TapeOp *op, long np)
+{
+    if (np > 0) {
+        t->part = grow(t->part, sizeof(double), &t->cappart, t->npart + np);
+        op->pbuf = t->npart;
+        t->npart += np;
+    }
+    long cap = t->capops;
+    t->ops = grow(t->ops, sizeof(TapeOp), &cap, t->nops + 1L);
+    t->capops = (int)cap;
+    TapeOp *rec = &t->ops[t->nops];
+    *rec = *op;
+    if ((rec->code == OP_LPDF && rec->kern) || rec->code == OP_GLM)
+        tape_kernel_prepare(t, rec);
+    tape_eval_op(t, rec);
+    t->nops++;
+    tape_zero_range(t, rec->out, rec->nout);
 }
 
 int tape_gather(Tape *t, int src, int srcn, const int *idx, int n)
@@ -945,18 +1070,18 @@ int tape_gather(Tape *t, int src, int srcn, const int *idx, int n)
     op.ipool = off;
     op.nout = n;
     op.out = new_slots(t, n, 1);
-    long cap = t->capops;
-    t->ops = grow(t->ops, sizeof(TapeOp), &cap, t->nops + 1L);
-    t->capops = (int)cap;
-    t->ops[t->nops] = op;
-    tape_eval_op(t, &t->ops[t->nops]);
-    t->nops++;
+    tape_push_op(t, &op, 0);
     return op.out;
 }
+
+static void local_note_write(Tape *t, int dst, int n);
 
 void tape_assign(Tape *t, int dst, int src, int n)
 {
     int var = tape_range_isvar(t, src, n);
+    if (t->nlocal_mark > 0 && (var || tape_range_isvar(t, dst, n) ||
+                               memcmp(t->val + dst, t->val + src, sizeof(double) * (size_t)n)))
+        local_note_write(t, dst, n); /* rewriting the same constant is harmless */
     if (!var && !tape_range_isvar(t, dst, n)) {
         memmove(t->val + dst, t->val + src, sizeof(double) * (size_t)n);
         return;
@@ -971,13 +1096,13 @@ void tape_assign(Tape *t, int dst, int src, int n)
     op.inn[0] = n;
     op.out = dst;
     op.nout = n;
-    long cap = t->capops;
-    t->ops = grow(t->ops, sizeof(TapeOp), &cap, t->nops + 1L);
-    t->capops = (int)cap;
-    t->ops[t->nops] = op;
-    tape_eval_op(t, &t->ops[t->nops]);
-    t->nops++;
+    tape_push_op(t, &op, 0);
     memset(t->isvar + dst, 1, (size_t)n);
+}
+
+void tape_eval_op(Tape *t, TapeOp *op)
+{
+    eval_op(t, op);
 }
 
 double tape_forward(Tape *t)
@@ -985,20 +1110,23 @@ double tape_forward(Tape *t)
     t->target = t->target_const;
     t->nan_op = -1;
     for (int i = 0; i < t->nops; i++)
-        tape_eval_op(t, &t->ops[i]);
+        eval_op(t, &t->ops[i]);
     return t->target;
 }
 
 /* Only parameter-dependent slots carry adjoints (an op writes an input's
  * adjoint only when that input is variable), so only they are zeroed: the
  * inputs and the ops' outputs, not the data (125,000 slots for the
- * logistic-regression bench). */
+ * logistic-regression bench).  Recording merges those ranges as it goes
+ * (t->zero), so a small model zeroes one or two runs of slots rather than
+ * one per op. */
 void tape_backward(Tape *t)
 {
-    for (long i = 0; i < t->ninputs; i += 2)
-        memset(t->adj + t->inputs[i], 0, sizeof(double) * (size_t)t->inputs[i + 1]);
-    for (int i = 0; i < t->nops; i++)
-        memset(t->adj + t->ops[i].out, 0, sizeof(double) * (size_t)t->ops[i].nout);
+    if (t->zhi - t->zlo <= 2 * t->zcount + 64) /* one sweep, data slots and all */
+        memset(t->adj + t->zlo, 0, sizeof(double) * (size_t)(t->zhi - t->zlo));
+    else
+        for (long i = 0; i < t->nzero; i += 2)
+            memset(t->adj + t->zero[i], 0, sizeof(double) * (size_t)t->zero[i + 1]);
     for (int i = t->nops - 1; i >= 0; i--)
         backward_op(t, &t->ops[i]);
 }
@@ -1012,6 +1140,147 @@ const char *tape_op_name(OpCode c)
         "mul", "div", "pow", "lbeta", "fmin", "fmax", "sum", "dot",
         "log_sum_exp", "cumulative_sum", "softmax", "log_softmax", "matvec",
         "matmul", "transpose", "cholesky", "acc", "lpdf", "lpdf_mv", "trunc",
-        "lower", "upper", "interval", "ordered", "positive_ordered", "simplex", "cholesky_corr", "ffi"};
+        "lower", "upper", "interval", "ordered", "positive_ordered", "simplex", "cholesky_corr", "ffi",
+        "glm", "affine"};
     return c < OP__COUNT ? names[c] : "?";
+}
+
+/* ---- local targets ---- */
+
+void tape_local_begin(Tape *t)
+{
+    t->local_mark = grow(t->local_mark, sizeof(long), &t->caplocal_mark, t->nlocal_mark + 1);
+    t->local_mark[t->nlocal_mark++] = t->nlocal;
+}
+
+int tape_local_open(const Tape *t) { return t->nlocal_mark > 0; }
+
+/* A density term while a local target is open: its value goes to a slot
+ * (OP_ACC becomes OP_SUM; the densities have a one-output form), which
+ * joins the open target's list. */
+static int local_term(Tape *t, OpCode code, int nin, const int *in, const int *inn,
+                      const int *iaux, const void *paux, double daux)
+{
+    int s = code == OP_ACC ? tape_op(t, OP_SUM, 1, 1, in, inn, NULL, NULL, 0)
+                           : tape_op(t, code, 1, nin, in, inn, iaux, paux, daux);
+    t->local = grow(t->local, sizeof(int), &t->caplocal, t->nlocal + 1);
+    t->local[t->nlocal++] = s;
+    return 0;
+}
+
+int tape_local_end(Tape *t)
+{
+    long mark = t->local_mark[--t->nlocal_mark];
+    int n = (int)(t->nlocal - mark);
+    int *s = t->local + mark;
+    t->nlocal = mark; /* closed first: the sum below is not a term */
+    t->nlocal_closed++;
+    if (n == 0)
+        return tape_const(t, 0);
+    if (n == 1)
+        return s[0];
+    if (n == 2) { /* the common case (a site's term and one more): one op */
+        int one[2] = {1, 1};
+        return tape_op(t, OP_ADD, 1, 2, s, one, NULL, NULL, 0);
+    }
+    int lo = s[0], hi = s[0];
+    for (int i = 1; i < n; i++) {
+        lo = s[i] < lo ? s[i] : lo;
+        hi = s[i] > hi ? s[i] : hi;
+    }
+    for (int i = 0; i < n; i++) /* the closed list is scratch now: offsets */
+        s[i] -= lo;
+    int g = tape_gather(t, lo, hi - lo + 1, s, n);
+    return tape_op(t, OP_SUM, 1, 1, &g, &n, NULL, NULL, 0);
+}
+
+static void local_note_write(Tape *t, int dst, int n)
+{
+    t->local_written = grow(t->local_written, sizeof(int), &t->caplocal_written,
+                            t->nlocal_written + 2);
+    t->local_written[t->nlocal_written++] = dst;
+    t->local_written[t->nlocal_written++] = n;
+}
+
+long tape_local_writes(const Tape *t) { return t->nlocal_written; }
+
+typedef struct {
+    int dst, n, f;           /* a shared range and its fresh slots */
+} Home;
+
+static int home_cmp(const void *a, const void *b)
+{
+    const Home *x = a, *y = b;
+    return (x->dst > y->dst) - (x->dst < y->dst);
+}
+
+/* Point the slot range [*a, *a + n) at its home if it lies in one; -1 if
+ * it straddles a home's edge. */
+static int rehome_range(const Home *h, int nh, int *a, int n)
+{
+    int lo = 0, hi = nh - 1, i = -1;
+    while (lo <= hi) { /* the last home starting at or before *a */
+        int mid = (lo + hi) / 2;
+        if (h[mid].dst <= *a) {
+            i = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (i >= 0 && *a < h[i].dst + h[i].n) {
+        if (*a + n > h[i].dst + h[i].n)
+            return -1;
+        *a = h[i].f + (*a - h[i].dst);
+        return 0;
+    }
+    return i + 1 < nh && h[i + 1].dst < *a + n ? -1 : 0;
+}
+
+int tape_local_rehome(Tape *t, long from_write, int from_op, int before)
+{
+    long nw = (t->nlocal_written - from_write) / 2;
+    Home *h = nw > 0 ? malloc(sizeof(Home) * (size_t)nw) : NULL;
+    int nh = 0, rc = 0;
+    if (nw > 0 && !h) {
+        fprintf(stderr, "cmrun: out of memory\n");
+        exit(3);
+    }
+    for (long w = from_write; w < t->nlocal_written; w += 2)
+        if (t->local_written[w] < before && t->local_written[w + 1] > 0)
+            h[nh++] = (Home){t->local_written[w], t->local_written[w + 1], -1};
+    t->nlocal_written = from_write;
+    if (nh == 0) {
+        free(h);
+        return 0;
+    }
+    qsort(h, (size_t)nh, sizeof(Home), home_cmp);
+    int m = 0; /* merge overlapping ranges: their union was all written */
+    for (int i = 1; i < nh; i++) {
+        if (h[i].dst < h[m].dst + h[m].n) {
+            int end = h[i].dst + h[i].n;
+            if (end > h[m].dst + h[m].n)
+                h[m].n = end - h[m].dst;
+        } else {
+            h[++m] = h[i];
+        }
+    }
+    nh = m + 1;
+    for (int i = 0; i < nh; i++) {
+        int var = tape_range_isvar(t, h[i].dst, h[i].n);
+        h[i].f = new_slots(t, h[i].n, var);
+        memcpy(t->val + h[i].f, t->val + h[i].dst, sizeof(double) * (size_t)h[i].n);
+        if (var)
+            tape_zero_range(t, h[i].f, h[i].n);
+    }
+    for (int i = from_op; i < t->nops; i++) {
+        TapeOp *op = &t->ops[i];
+        if (op->nout > 0 && rehome_range(h, nh, &op->out, op->nout) != 0)
+            rc = -1;
+        for (int k = 0; k < op->nin; k++)
+            if (rehome_range(h, nh, &op->in[k], op->inn[k]) != 0)
+                rc = -1;
+    }
+    free(h);
+    return rc;
 }

@@ -20,6 +20,14 @@
  *
  * The log density is the accumulator `tape->target`: ops of the ACC family
  * (log densities, log-Jacobians, factor) add into it; its adjoint is 1.
+ *
+ * Recording also optimises, by peepholes on the ops just recorded
+ * (tape_kernels.c): densities of the common location-scale families get a
+ * specialised kernel with their constant terms computed once; a
+ * BernoulliLogit or PoissonLog of `alpha + X * beta` with X data becomes
+ * one fused OP_GLM; a MUL whose product an ADD reads becomes one
+ * OP_AFFINE.  Each keeps every slot the unfused ops wrote, so later readers
+ * see the same values and adjoints.
  */
 #ifndef CM_TAPE_H
 #define CM_TAPE_H
@@ -61,6 +69,14 @@ typedef enum {
     OP_B_SIMPLEX, /* stick-breaking, K-1 -> K                           */
     OP_B_CHOL_CORR,/* K(K-1)/2 -> Cholesky factor of a correlation matrix (iaux0 = K) */
     OP_FFI,       /* out = extern function (paux = IrExtern*)           */
+    OP_GLM,       /* fused GLM likelihood (tape_kernels.c): target += sum_i
+                     lpdf(y[i] | eta[i]), eta = X beta (+ alpha), X data;
+                     in: 0 y, 1 X, 2 beta, 3 alpha (nin 4) or none (nin 3),
+                     4 eta, 5 X beta (outputs kept for later readers);
+                     iaux0 = rows, iaux1 = cols; paux = the DistInfo      */
+    OP_AFFINE,    /* out[i] = a[i] + b[i] * c[i] (broadcasting), fused from
+                     a MUL and the ADD that reads it (tape_kernels.c);
+                     in: 0 a, 1 b, 2 c, 3 the product (still written)      */
     OP__COUNT
 } OpCode;
 
@@ -70,6 +86,7 @@ typedef struct {
     uint16_t code;
     uint8_t nin;
     uint8_t varmask;         /* bit k set: input k holds a parameter-dependent slot */
+    uint8_t kern;            /* OP_LPDF: specialised kernel (TapeKernel), 0 = generic */
     int out, nout;           /* output range                                    */
     int in[TAPE_MAX_IN];     /* input range starts                              */
     int inn[TAPE_MAX_IN];    /* input range lengths (1 = broadcast scalar)      */
@@ -92,10 +109,23 @@ typedef struct Tape {
     long nipool, capipool;
     int *inputs;             /* (first slot, count) of each tape_inputs range */
     long ninputs, capinputs;
+    int *zero;               /* (first slot, count) ranges whose adjoints     */
+    long nzero, capzero;     /* tape_backward zeroes: inputs and op outputs   */
+    int zlo, zhi;            /* the span those ranges cover                   */
+    long zcount;             /* slots in them (with repeats)                  */
     double target;
     double target_const;     /* density terms folded at trace time (no parameter) */
     int dynamic;             /* control flow read a parameter: re-trace each time */
     int nan_op;              /* index of the first op that produced NaN, or -1 */
+    /* local targets (tape_local_begin/end): while one is open, density
+       terms are recorded as values and their slots collected here */
+    int *local;
+    long nlocal, caplocal;
+    long *local_mark;        /* where each open local target starts in `local` */
+    long nlocal_mark, caplocal_mark;
+    long nlocal_closed;      /* local targets closed since the reset */
+    int *local_written;      /* (first slot, count) assigned while one is open */
+    long nlocal_written, caplocal_written;
 } Tape;
 
 void tape_init(Tape *t);
@@ -129,5 +159,62 @@ void tape_backward(Tape *t);
 void tape_eval_op(Tape *t, TapeOp *op);
 
 const char *tape_op_name(OpCode c);
+
+/* Local targets, for summing a discrete site out (enumerate.c).  Between
+ * tape_local_begin and tape_local_end every density term (OP_ACC, OP_LPDF,
+ * OP_LPDF_MV, OP_TRUNC that would add to the target, constant-folded ones
+ * included) is recorded in its one-output-slot form instead, and
+ * tape_local_end returns a slot holding their sum, which the caller adds
+ * to the target itself (through log_sum_exp, say).  They nest: an inner
+ * sum added with OP_ACC counts in the enclosing local target.  Bijector
+ * Jacobians cannot be redirected; the caller keeps them out. */
+void tape_local_begin(Tape *t);
+int tape_local_end(Tape *t);
+int tape_local_open(const Tape *t);   /* a local target is open */
+/* Repeated passes over the same code assign the same storage slots again,
+ * but a recorded op must never see its input overwritten (replay and the
+ * adjoints read it later).  tape_assign notes the ranges it writes while a
+ * local target is open; after a pass, tape_local_rehome gives each noted
+ * range that existed before slot `before` fresh slots, and points the ops
+ * recorded since op `from_op` (writers and readers) at them; the notes
+ * from `from_write` on are then dropped.  Returns 0, or -1 when an op
+ * reads such a range only in part together with other slots (a gather over
+ * the whole vector), which cannot be redirected. */
+long tape_local_writes(const Tape *t);
+int tape_local_rehome(Tape *t, long from_write, int from_op, int before);
+
+/* ---- internal to tape.c and tape_kernels.c ------------------------------
+ * Specialised density kernels: chosen when an OP_LPDF is recorded, they do
+ * the work of the generic per-element loop without a function-pointer call
+ * per element, with per-parameter terms (log sigma of a scalar or constant
+ * sigma) computed once, and without storing partials.  A kernel gives the
+ * same value and gradient as the generic path up to rounding (~1e-15). */
+typedef enum {
+    KERN_GENERIC, KERN_NORMAL, KERN_HALF_NORMAL, KERN_CAUCHY, KERN_HALF_CAUCHY
+} TapeKernel;
+
+/* The kernel for a recorded OP_LPDF (its varmask and shapes set), or
+ * KERN_GENERIC; *npart gets the doubles of t->part it needs. */
+int tape_kernel_pick(const Tape *t, const TapeOp *op, long *npart);
+/* Precompute the constant terms of a picked kernel into its part buffer. */
+void tape_kernel_prepare(Tape *t, const TapeOp *op);
+void tape_kernel_forward(Tape *t, const TapeOp *op);
+void tape_kernel_backward(Tape *t, const TapeOp *op);
+/* At the recording of an OP_LPDF whose parameter is X * beta (+ alpha), X
+ * data, produced by the last recorded ops: replace those ops and the
+ * density by one OP_GLM (recorded and evaluated).  Returns 1 if it did. */
+int tape_fuse_glm(Tape *t, const TapeOp *lpdf);
+void tape_glm_forward(Tape *t, const TapeOp *op);
+void tape_glm_backward(Tape *t, const TapeOp *op);
+/* At the recording of an OP_ADD that reads the product of the MUL recorded
+ * just before it: one OP_AFFINE instead of the two.  Returns 1 if it did. */
+int tape_fuse_affine(Tape *t, const TapeOp *add);
+void tape_affine_forward(Tape *t, const TapeOp *op);
+void tape_affine_backward(Tape *t, const TapeOp *op);
+/* Append an op built by hand (its output slots allocated), reserve its
+ * partials (np doubles), evaluate it, and register its adjoint ranges. */
+void tape_push_op(Tape *t, TapeOp *op, long np);
+/* Register a slot range whose adjoint tape_backward must zero. */
+void tape_zero_range(Tape *t, int slot, int n);
 
 #endif

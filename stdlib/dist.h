@@ -103,6 +103,10 @@ struct DistInfo {
 
 /* The table, NULL-terminated by name. */
 extern const DistInfo *const cm_dists[];
+/* Rows that the tape recognises by address, to run specialised kernels
+ * for them (runtime/tape_kernels.c). */
+extern const DistInfo dist_row_normal, dist_row_half_normal, dist_row_cauchy,
+    dist_row_half_cauchy, dist_row_bernoulli_logit, dist_row_poisson_log;
 const DistInfo *dist_find(const char *name);
 int dist_count(void);
 static inline int support_is_discrete(Support s) { return s >= SUP_BINARY; }

@@ -11,6 +11,9 @@ for d in "$CM_POSTERIORDB" ../shared/posteriordb /work/shared/posteriordb; do
 done
 skipped=0
 for m in $(find examples -name '*.cm' | sort); do
+    case "$m" in
+        *_guide.cm) continue ;;   # a guide file (--guide-file), not a model
+    esac
     base=${m%.cm}
     set --
     hinted=$(grep -m 1 -o -- '--data [^ ]*' "$m" | cut -d' ' -f2)

@@ -319,6 +319,10 @@ static void test_statements(void)
     PARSES_AS("plate i in 1..N subsample 100 { y[i] ~ Normal(m, 1) }",
               "(PLATE:i 1 N (BLOCK (SAMPLE (index y i) _ (call Normal m 1) _)) 100)");
     PARSES_AS("plate i in lo + 1..n - 1 {}", "(PLATE:i (+ lo 1) (- n 1) (BLOCK) _)");
+    /* an SVI guide block with learnable parameters (docs/language.md) */
+    PARSES_AS("guide { param m: real = 0\n mu ~ Normal(m, 1) }",
+              "(GUIDE (BLOCK (GUIDE_PARAM:m real 0) (SAMPLE mu _ (call Normal m 1) _)))");
+    PARSES_AS("guide { param s: positive[K] = 0.5 }", "(GUIDE (BLOCK (GUIDE_PARAM:s (positive K) 0.5)))");
     PARSES_AS("for t in 2..T {\n}", "(FOR:t 2 T (BLOCK))");
     PARSES_AS("if a { x = 1 }", "(IF a (BLOCK (ASSIGN x _ 1)) _)");
     PARSES_AS("if a { x = 1 } else { x = 2 }",
