@@ -731,6 +731,19 @@ static void report_failure(const Model *m, const SviResult *res)
         fprintf(stderr, "cmrun: --infer svi: %s\n", res->message);
 }
 
+/* Close the draws file with its timing lines; 0, or 1 after a reported
+ * write error (the file is then removed, as csv_out_close does). */
+static int close_draws_csv(CsvOut *csv, double fit_seconds, double draw_seconds)
+{
+    char err[512];
+    csv_out_timing(csv, fit_seconds, draw_seconds);
+    if (csv_out_close(csv, err, sizeof err) != 0) {
+        fprintf(stderr, "cmrun: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 /* Draw from the guide: the mean row, then s->samples draws, into the CSV
  * and the Draws.  Sets the draws' ELBO estimate and its standard error. */
 static int draw_guide(const SviOptions *s, Model *m, SviGuide *g, CausalGq *gq,
@@ -978,14 +991,10 @@ int infer_svi(const InferOptions *o, const SviOptions *s)
     if (rc != 0)
         goto out;
     if (csv) {
-        csv_out_timing(csv, res.seconds, t_draw);
-        int bad = csv_out_close(csv, err, sizeof err) != 0;
+        rc = close_draws_csv(csv, res.seconds, t_draw);
         csv = NULL;
-        if (bad) {
-            fprintf(stderr, "cmrun: %s\n", err);
-            rc = 1;
+        if (rc != 0)
             goto out;
-        }
     }
     draws_finish(draws);
     report_fit(s, &g, &res, &mi, d_elbo, d_se,
@@ -1369,14 +1378,10 @@ int infer_svi_user(const InferOptions *o, const SviOptions *s, const CmGuide *g)
     if (rc != 0)
         goto out;
     if (csv) {
-        csv_out_timing(csv, res.seconds, t_draw);
-        int bad = csv_out_close(csv, err, sizeof err) != 0;
+        rc = close_draws_csv(csv, res.seconds, t_draw);
         csv = NULL;
-        if (bad) {
-            fprintf(stderr, "cmrun: %s\n", err);
-            rc = 1;
+        if (rc != 0)
             goto out;
-        }
     }
     report_user_fit(s, g, u, &res, d_elbo, d_se, isfinite(d_elbo) ? draws->ndraws : 0);
     if (draws->ndraws > 0)

@@ -258,8 +258,7 @@ static double clock_seconds(clockid_t id)
 }
 
 
-/* The smoothed ELBO and the stopping rule's state (SviSmoother, declared in
- * svi_user.h: user-written guides share the rule). */
+/* The smoothed ELBO and the stopping rule's state (SviSmoother, svi.h). */
 double svi_smoother_add(SviSmoother *sm, double elbo, double tol, double *rel)
 {
     int k = (int)(sm->n % SVI_WINDOW);
@@ -281,6 +280,22 @@ double svi_smoother_add(SviSmoother *sm, double elbo, double tol, double *rel)
     }
     sm->s[k] = smooth;
     return smooth;
+}
+
+int svi_step_finish(SviOptim *opt, double *theta, double *grad, SviSmoother *sm, double elbo,
+                    const SviOptions *s, SviStepHook hook, void *user, int step, SviResult *res)
+{
+    svi_optim_step(opt, theta, grad);
+    double rel;
+    res->elbo = svi_smoother_add(sm, elbo, s->tol, &rel);
+    res->rel_change = rel;
+    if (hook && hook(user, step + 1, elbo, res->elbo))
+        return 1;
+    if (s->tol > 0 && sm->below >= SVI_WINDOW) {
+        res->converged = 1;
+        return 1;
+    }
+    return 0;
 }
 
 typedef struct {
@@ -388,16 +403,8 @@ int svi_fit(const SamplerTarget *t, SviGuide *g, const SviOptions *s, gsl_rng *r
             continue;
         }
         skipped_run = 0;
-        svi_optim_step(&opt, g->theta, st.grad);
-        double rel;
-        res->elbo = svi_smoother_add(sm, elbo, s->tol, &rel);
-        res->rel_change = rel;
-        if (hook && hook(user, step + 1, elbo, res->elbo))
+        if (svi_step_finish(&opt, g->theta, st.grad, sm, elbo, s, hook, user, step, res))
             break;
-        if (s->tol > 0 && sm->below >= SVI_WINDOW) {
-            res->converged = 1;
-            break;
-        }
     }
     res->seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
     res->cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;

@@ -216,6 +216,26 @@ typedef struct {
  * ELBO; returns nonzero to stop (e.g. an I/O error). */
 typedef int (*SviStepHook)(void *user, int step, double elbo, double smoothed);
 
+/* The smoothed ELBO and the convergence rule (svi.c), shared by svi_fit
+ * and svi_user_fit. */
+typedef struct {
+    double e[SVI_WINDOW];    /* last step estimates (ring) */
+    double s[SVI_WINDOW];    /* smoothed values of the last steps (ring) */
+    long n;                  /* estimates recorded */
+    double sum;
+    int below;               /* consecutive steps with rel < tol */
+} SviSmoother;
+/* Record one estimate; returns the smoothed ELBO, sets *rel (NAN until the
+ * window one back was full). */
+double svi_smoother_add(SviSmoother *sm, double elbo, double tol, double *rel);
+
+/* The end of a fitting step, shared by the autoguides' and the user guides'
+ * loops: the optimiser's move of theta along grad, the smoothed ELBO and
+ * relative change into res, the hook, the convergence rule.  Returns 1
+ * when the fit stops here (the hook asked, or the rule fired). */
+int svi_step_finish(SviOptim *opt, double *theta, double *grad, SviSmoother *sm, double elbo,
+                    const SviOptions *s, SviStepHook hook, void *user, int step, SviResult *res);
+
 /* Find a starting loc: zeros, else uniform(-radius, radius) points, up to
  * 100 tries, where log p and its gradient are finite.  Returns 0, or -1
  * with the last point tried left in q. */

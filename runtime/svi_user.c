@@ -982,16 +982,8 @@ int svi_user_fit(SviUser *u, const SviOptions *s, SviStepHook hook, void *user,
             continue;
         }
         skipped_run = 0;
-        svi_optim_step(&opt, u->theta, grad);
-        double rel;
-        res->elbo = svi_smoother_add(sm, elbo, s->tol, &rel);
-        res->rel_change = rel;
-        if (hook && hook(user, step + 1, elbo, res->elbo))
+        if (svi_step_finish(&opt, u->theta, grad, sm, elbo, s, hook, user, step, res))
             break;
-        if (s->tol > 0 && sm->below >= SVI_WINDOW) {
-            res->converged = 1;
-            break;
-        }
     }
     res->seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
     res->cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;

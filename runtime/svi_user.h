@@ -88,19 +88,6 @@ const char *svi_user_constraint_name(Constraint c);
 int svi_user_nsites(const SviUser *u);
 const char *svi_user_site(const SviUser *u, int k, int *reparam);
 
-/* The smoothed ELBO and the convergence rule (svi.c), shared by svi_fit
- * and svi_user_fit. */
-typedef struct {
-    double e[SVI_WINDOW];    /* last step estimates (ring) */
-    double s[SVI_WINDOW];    /* smoothed values of the last steps (ring) */
-    long n;                  /* estimates recorded */
-    double sum;
-    int below;               /* consecutive steps with rel < tol */
-} SviSmoother;
-/* Record one estimate; returns the smoothed ELBO, sets *rel (NAN until the
- * window one back was full). */
-double svi_smoother_add(SviSmoother *sm, double elbo, double tol, double *rel);
-
 /* The engine behind cmrun --infer svi with a guide block or --guide-file
  * (infer_svi.c): fit, draw, write, summarise; the exit status as
  * infer_svi's. */
