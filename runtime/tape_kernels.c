@@ -63,8 +63,10 @@
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
 #define CM_HAVE_MVEC 1
 #include <immintrin.h>
-__m256d _ZGVdN4v_exp(__m256d x);
-__m256d _ZGVdN4v_log1p(__m256d x);
+/* declared for AVX2 callers only: clang refuses an AVX vector argument in
+   a function compiled without AVX (the ABI would differ) */
+__attribute__((target("avx2"))) __m256d _ZGVdN4v_exp(__m256d x);
+__attribute__((target("avx2"))) __m256d _ZGVdN4v_log1p(__m256d x);
 #endif
 
 #define LOG_SQRT_2PI 0.918938533204672741780329736406 /* log(sqrt(2 pi)) */
