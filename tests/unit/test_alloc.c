@@ -83,5 +83,11 @@ int main(void)
                 "s ~ HalfNormal(1)\nb ~ Uniform(0, 1 - 0.5 * sigmoid(s))\n"
                 "z ~ Normal(0, 1) T[-1, 2]\nfactor(log_sum_exp(mu) + dot(p, mu))\n",
                 NULL);
+    /* latent discrete assignments summed out: unrolled into the tape once */
+    check_model("mixture_assignments.cm",
+                "data N: int\ndata y: real[N]\nmu: ordered[2] ~ Normal(0, 5)\n"
+                "sigma: real[2] ~ HalfNormal(2)\ntheta ~ Beta(2, 2)\nplate n in 1..N {\n"
+                "  z[n] ~ Bernoulli(theta)\n  y[n] ~ Normal(mu[2 - z[n]], sigma[2 - z[n]])\n}\n",
+                "examples/discrete/mixture_assignments.json");
     return check_done();
 }
