@@ -157,4 +157,18 @@ expect_err "the guide declares no 'param'" "no params message"
 run $CMRUN examples/svi/guide_normal_mean.cm --check
 expect_rc 0 "--check without data"
 
+# --- an amortised guide (examples/svi/amortized.cm): a linear encoder
+# q(z[n] | x[n]) = Normal(w x[n] + b, s) can represent the exact posterior
+# z[n] | x[n] ~ Normal(x[n] / 2, 1 / sqrt 2), so the fit must find w = 0.5,
+# b = 0, s = 0.7071.  Tolerances are 4 times the largest deviation over
+# seeds 1-6 (w 0.0043, b 0.019, s 0.0016): w 0.02, b 0.08, s 2%.
+run $CMRUN examples/svi/amortized.cm --data examples/svi/amortized.json --infer svi --particles 4 \
+    --steps 4000 --lr-decay 0.999 --seed 7 --params-out "$TMP/enc.json" --quiet
+expect_rc 0 "amortised guide"
+enc() { tr -d '\n ' <"$TMP/enc.json" | sed -n "s/.*\"name\":\"$1\"[^}]*\"value\":\([-0-9.e+]*\).*/\1/p"; }
+w=$(enc w) b=$(enc b) s=$(enc s)
+within "$w" 0.5 0.02 && ok || bad "encoder slope w = $w, exact 0.5"
+within "$b" 0 0.08 && ok || bad "encoder intercept b = $b, exact 0"
+within "$s" 0.70710678 0.0141 && ok || bad "encoder scale s = $s, exact 0.7071"
+
 done_tests
