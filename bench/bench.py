@@ -406,7 +406,8 @@ def print_stan_ratios(entries, stan):
                              fmt(s["min_bulk_ess"]), fmt(s["bulk_ess_per_s_sampling"]),
                              fmt(s["bulk_ess_per_1k_grads_sampling"]), fmt(s["divergences"]),
                              fmt(s["wall_s"]), fmt(s["compile_s"])])
-    say("Stan's own figures from the same run:")
+    when = (stan.get("meta") or {}).get("date", "date unknown")
+    say(f"Stan's own figures (its run of {when}; with BENCH_STAN=1 that is this run):")
     say()
     table(rows, ["Stan program", "adapt_delta", "grad evals/s", "min bulk ESS", "bulk ESS/s",
                  "ESS/1k grads", "div", "wall s", "compile s"])

@@ -71,8 +71,9 @@ typedef enum {
     OP_FFI,       /* out = extern function (paux = IrExtern*)           */
     OP_GLM,       /* fused GLM likelihood (tape_kernels.c): target += sum_i
                      lpdf(y[i] | eta[i]), eta = X beta (+ alpha), X data;
-                     in: 0 y, 1 X, 2 beta, 3 alpha (nin 4) or none (nin 3),
-                     4 eta, 5 X beta (outputs kept for later readers);
+                     in: 0 y, 1 X, 2 beta, 3 alpha (length 0 when there is
+                     none), 4 eta, 5 X beta (both still written, for later
+                     readers);
                      iaux0 = rows, iaux1 = cols; paux = the DistInfo      */
     OP_AFFINE,    /* out[i] = a[i] + b[i] * c[i] (broadcasting), fused from
                      a MUL and the ADD that reads it (tape_kernels.c);
@@ -187,8 +188,9 @@ int tape_local_rehome(Tape *t, long from_write, int from_op, int before);
  * Specialised density kernels: chosen when an OP_LPDF is recorded, they do
  * the work of the generic per-element loop without a function-pointer call
  * per element, with per-parameter terms (log sigma of a scalar or constant
- * sigma) computed once, and without storing partials.  A kernel gives the
- * same value and gradient as the generic path up to rounding (~1e-15). */
+ * sigma) computed once, and one saved partial per element (two when sigma
+ * is a parameter) instead of 1 + nparams.  A kernel gives the same value
+ * and gradient as the generic path up to rounding (~1e-15). */
 typedef enum {
     KERN_GENERIC, KERN_NORMAL, KERN_HALF_NORMAL, KERN_CAUCHY, KERN_HALF_CAUCHY
 } TapeKernel;

@@ -286,11 +286,20 @@ static int glm_family_ok(const DistInfo *d, const double *y, int n)
     return 1;
 }
 
+/* The fusions replace ops recorded just before: not while a local target
+ * is open (enumerate.c), whose passes re-home the ops recorded since they
+ * began and must find them where they were put. */
+static int fusion_allowed(const Tape *t)
+{
+    return t->nops > 0 && !tape_local_open(t);
+}
+
 int tape_fuse_glm(Tape *t, const TapeOp *lpdf)
 {
     const DistInfo *d = lpdf->paux;
     int n = lpdf->iaux[0], eta = lpdf->in[1];
-    if ((d != &dist_row_bernoulli_logit && d != &dist_row_poisson_log) || lpdf->nin != 2 ||
+    if (!fusion_allowed(t) ||
+        (d != &dist_row_bernoulli_logit && d != &dist_row_poisson_log) || lpdf->nin != 2 ||
         lpdf->varmask != 2 || lpdf->inn[0] != n || lpdf->inn[1] != n || t->nops < 1)
         return 0;
     const TapeOp *last = &t->ops[t->nops - 1], *mv = last, *add = NULL;
@@ -442,7 +451,7 @@ void tape_glm_backward(Tape *t, const TapeOp *op)
 
 int tape_fuse_affine(Tape *t, const TapeOp *add)
 {
-    if (t->nops < 1)
+    if (!fusion_allowed(t))
         return 0;
     const TapeOp *mul = &t->ops[t->nops - 1];
     int n = add->nout;
