@@ -1030,6 +1030,20 @@ static void test_mvn(void)
           "MVN accepts an asymmetric Sigma");
     CHECK(isnan(dc->mv_lpdf(vec(xs[0], 3), (DArr[]){vec(mu, 3), mat(badl, 3, 3)}, NULL, NULL)),
           "MVNCholesky accepts a negative diagonal");
+    /* the factor is checked only when the density is not finite: every
+       invalid factor must still come out NaN, with or without gradients */
+    double zerol[9] = {1, 0, 0, 0.5, 0, 0, 0, 0, 1}, infl[9] = {1, 0, 0, INFINITY, 1, 0, 0, 0, 1};
+    double infdiag[9] = {1, 0, 0, 0.5, INFINITY, 0, 0, 0, 1}, g1[3], g2[3], g3[9];
+    double *dpc2[2] = {g2, g3};
+    for (int t = 0; t < 2; t++) {
+        DArr xx = vec(xs[t], 3);
+        CHECK(isnan(dc->mv_lpdf(xx, (DArr[]){vec(mu, 3), mat(zerol, 3, 3)}, g1, dpc2)),
+              "MVNCholesky accepts a zero diagonal (x %d)", t);
+        CHECK(isnan(dc->mv_lpdf(xx, (DArr[]){vec(mu, 3), mat(infl, 3, 3)}, NULL, NULL)),
+              "MVNCholesky accepts an infinite entry (x %d)", t);
+        CHECK(isnan(dc->mv_lpdf(xx, (DArr[]){vec(mu, 3), mat(infdiag, 3, 3)}, NULL, NULL)),
+              "MVNCholesky accepts an infinite diagonal (x %d)", t);
+    }
     double out[3];
     d->mv_sample(rng, (DArr[]){vec(mu, 3), mat(notpd, 3, 3)}, out);
     CHECK(isnan(out[0]), "MVN sample with a bad Sigma is not NAN");
