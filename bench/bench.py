@@ -441,8 +441,8 @@ def cm_grad_time(a, name, data, steps, samples):
     return float(m.group(2)) / int(m.group(1)), None
 
 
-def gradbench(a, args):
-    r = subprocess.run([a.gradbench] + args, capture_output=True, text=True)
+def gradbench(a, args, prog=None):
+    r = subprocess.run([prog or a.gradbench] + args, capture_output=True, text=True)
     if r.returncode != 0:
         return None, r.stderr.strip()[-300:]
     tok = r.stdout.split()
@@ -511,6 +511,11 @@ def handwritten(a):
     results = []
     for name, data, steps, samples, hands in cases:
         t_cm, err = best_of(3, lambda: cm_grad_time(a, name, data, steps, samples))
+        t_alone = None
+        if a.cmgrad:
+            t_alone, _ = best_of(3, lambda: gradbench(
+                a, [os.path.join(a.models, name + ".cm"), data, "--seconds", str(a.hand_seconds)],
+                prog=a.cmgrad))
         ir_cm = None
         if a.callgrind:
             small, large = (100, 600) if name.startswith("eight") else (10, 30)
@@ -523,16 +528,25 @@ def handwritten(a):
                 n1, n2 = (1000, 11000) if name.startswith("eight") else (20, 120)
                 ir_hw = callgrind_hand(a, args, n1, n2)
             results.append({"model": name, "hand_variant": variant, "cm_s_per_grad": t_cm,
+                            "cm_alone_s_per_grad": t_alone,
                             "hand_s_per_grad": t_hw, "cm_ir_per_grad": ir_cm,
                             "hand_ir_per_grad": ir_hw, "error": err or err2})
             rows.append([name, variant,
                          f"{t_cm * 1e6:.4g}" if t_cm else f"failed: {err}",
                          f"{t_hw * 1e6:.4g}" if t_hw else f"failed: {err2}",
                          fmt(t_cm / t_hw) if t_cm and t_hw else "n/a",
+                         f"{t_alone * 1e6:.4g}" if t_alone else "n/a",
+                         fmt(t_alone / t_hw) if t_alone and t_hw else "n/a",
                          fmt(ir_cm) if ir_cm else "n/a", fmt(ir_hw) if ir_hw else "n/a",
                          fmt(ir_cm / ir_hw) if ir_cm and ir_hw else "n/a"])
     table(rows, ["model", "hand-written form", "cm µs/grad", "hand µs/grad", "cm / hand",
+                 "cm alone µs/grad", "alone / hand",
                  "cm instr/grad", "hand instr/grad", "instr ratio"])
+    if a.cmgrad:
+        say("cm alone: bench/handwritten/cmgrad.c, cm's model_logp_grad called in a loop at "
+            "gradbench's fixed point (no sampler around it), timed the same way as the "
+            "hand-written code: the like-for-like ratio.")
+        say()
     if a.callgrind:
         say("Instruction counts: valgrind --tool=callgrind, the difference of two runs that "
             "differ only in their number of gradients, divided by that difference "
@@ -557,6 +571,7 @@ def main():
     ap.add_argument("--escalate", type=int, default=1)
     ap.add_argument("--stan-json", default="")
     ap.add_argument("--gradbench", default="")
+    ap.add_argument("--cmgrad", default="")
     ap.add_argument("--hand-seconds", type=float, default=1.0)
     ap.add_argument("--callgrind", type=int, default=0)
     ap.add_argument("--reuse", action="store_true",

@@ -114,6 +114,19 @@ if [ "${BENCH_HAND:-1}" = 1 ]; then
     echo "bench: bench/handwritten/gradbench.c did not build; skipping that comparison" >&2
   fi
 fi
+# cm's gradient alone (no sampler around it), from the library cmrun was
+# built from: bench/handwritten/cmgrad.c against $BENCH_LIBCM (build/libcm.a)
+cmgrad=
+libcm=${BENCH_LIBCM:-build/libcm.a}
+if [ -n "$gradbench" ] && [ -f "$libcm" ]; then
+  if ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -pthread -Icompiler -Iruntime \
+       -Istdlib -I"$(dirname "$libcm")/gen" -o "$out/cmgrad" bench/handwritten/cmgrad.c "$libcm" \
+       -lgsl -lopenblas -lffi -ldl -lm -lpthread; then
+    cmgrad="$out/cmgrad"
+  else
+    echo "bench: bench/handwritten/cmgrad.c did not build; skipping cm's gradient alone" >&2
+  fi
+fi
 callgrind=0
 if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
   if command -v valgrind >/dev/null 2>&1; then
@@ -145,4 +158,4 @@ reuse=
 if [ "${BENCH_REUSE:-0}" = 1 ]; then reuse=--reuse; fi
 exec python3 bench/bench.py $reuse --cmrun "$cmrun" --models bench --data "$data" --out "$out" \
   --seeds "$seeds" --only "$models" --escalate "${BENCH_ESCALATE:-1}" \
-  --stan-json "$stan_json" --gradbench "$gradbench" --callgrind "$callgrind"
+  --stan-json "$stan_json" --gradbench "$gradbench" --cmgrad "$cmgrad" --callgrind "$callgrind"
