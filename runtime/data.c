@@ -147,6 +147,32 @@ static double decimal_to_double(const char *p, size_t len)
     return v;
 }
 
+/* Clinger's fast path: a decimal with at most 15 digits is an exact double
+ * mantissa m, and 10^k is exact for k <= 22, so m * 10^k or m / 10^k is one
+ * correctly rounded operation: the same double strtod gives, without
+ * strtod's cost (most of the time of loading a large data file).  Returns
+ * 0 when the number is outside the fast path. */
+static int fast_decimal(const char *digits, size_t n_int, const char *frac, size_t n_frac,
+                        long exp10, int negative, double *out)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (n_int + n_frac > 15)
+        return 0;
+    unsigned long long m = 0;
+    for (size_t i = 0; i < n_int; i++)
+        m = 10 * m + (unsigned)(digits[i] - '0');
+    for (size_t i = 0; i < n_frac; i++)
+        m = 10 * m + (unsigned)(frac[i] - '0');
+    long e = exp10 - (long)n_frac;
+    if (e < -22 || e > 22)
+        return 0;
+    double v = e >= 0 ? (double)m * pow10[e] : (double)m / pow10[-e];
+    *out = negative ? -v : v;
+    return 1;
+}
+
 static int number_error(DataError *e, size_t off, const char *fmt, ...)
 {
     va_list ap;
@@ -178,9 +204,12 @@ int data_scan_number(const char *p, const char *end, int strict, DataNumber *num
                             "leading zeros are not allowed in JSON numbers ('%.*s')",
                             (int)(skip_digits(int_digits, end) - p), p);
     size_t n_frac = 0;
+    const char *frac = NULL;
+    long exp10 = 0;
+    int exp_ok = 1;
     if (q < end && *q == '.') {
         is_int = 0;
-        const char *frac = ++q;
+        frac = ++q;
         q = skip_digits(q, end);
         n_frac = (size_t)(q - frac);
         if (strict && n_frac == 0)
@@ -190,15 +219,23 @@ int data_scan_number(const char *p, const char *end, int strict, DataNumber *num
     if (q < end && (*q == 'e' || *q == 'E')) {
         is_int = 0;
         q++;
+        int exp_neg = q < end && *q == '-';
         if (q < end && (*q == '+' || *q == '-')) q++;
         const char *exp = q;
         q = skip_digits(q, end);
         if (q == exp)
             return number_error(e, (size_t)(q - p), "expected digits in the exponent of '%.*s'",
                                 (int)(q - p), p);
+        exp_ok = q - exp <= 4;
+        for (const char *d = exp; exp_ok && d < q; d++)
+            exp10 = 10 * exp10 + (*d - '0');
+        if (exp_neg)
+            exp10 = -exp10;
     }
     size_t len = (size_t)(q - p);
-    double v = decimal_to_double(p, len);
+    double v;
+    if (!exp_ok || !fast_decimal(int_digits, n_int, frac, n_frac, exp10, *p == '-', &v))
+        v = decimal_to_double(p, len);
     if (isinf(v))
         return number_error(e, 0, "number '%.*s' is too large for a double", (int)len, p);
     if (is_int && fabs(v) > DATA_MAX_SAFE_INT) is_int = 0; /* not exactly an integer any more */

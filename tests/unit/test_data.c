@@ -697,9 +697,45 @@ static void test_malformed_inputs(void)
     FILE_ERROR("fz.json", "{\"y\": [1, 2]}]", "fz.json:1:14:");
 }
 
+/* Numbers are read by Clinger's fast path when they have at most 15 digits
+ * and a small exponent, else by strtod: both must give strtod's double,
+ * bit for bit, for every form a data file uses. */
+static void test_number_fast_path(void)
+{
+    unsigned long long s = 88172645463325252ULL; /* xorshift64 */
+    long bad = 0, n = 0;
+    char buf[64];
+    for (int i = 0; i < 200000; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        double mag = pow(10, (double)(s % 40) - 20) * ((double)(s >> 11) / 9007199254740992.0);
+        double x = (s & 1) ? -mag : mag;
+        int digits = 1 + (int)((s >> 8) % 17), form = (int)((s >> 16) % 3);
+        if (form == 0)
+            snprintf(buf, sizeof buf, "%.*g", digits, x);
+        else if (form == 1)
+            snprintf(buf, sizeof buf, "%.*e", digits - 1, x);
+        else
+            snprintf(buf, sizeof buf, "%.*f", digits % 11, fmod(x, 1e6));
+        DataNumber num;
+        DataError e;
+        if (data_scan_number(buf, buf + strlen(buf), 0, &num, &e) != 0)
+            continue; /* a form the reader refuses (e.g. "inf") is tested elsewhere */
+        double want = strtod(buf, NULL);
+        if (want == 0)
+            want = 0.0;
+        n++;
+        if (memcmp(&num.value, &want, sizeof want) != 0 && bad++ < 5)
+            fprintf(stderr, "  %s: read %.17g, strtod %.17g\n", buf, num.value, want);
+    }
+    CHECK(n > 190000 && bad == 0, "%ld of %ld numbers differ from strtod", bad, n);
+}
+
 int main(void)
 {
     find_fixtures();
+    test_number_fast_path();
     const char *tmp = getenv("TMPDIR");
     snprintf(scratch, sizeof scratch, "%s/cm_test_data_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(scratch)) {
