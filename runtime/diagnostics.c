@@ -91,6 +91,16 @@ typedef struct { uint64_t key; size_t idx; } KeyIdx;
 
 static KeyIdx *radix_sort(KeyIdx *a, KeyIdx *tmp, size_t n)
 {
+    if (n < 64) { /* a few draws: clearing the histograms would cost more */
+        for (size_t i = 1; i < n; i++) {
+            KeyIdx v = a[i];
+            size_t j = i;
+            for (; j > 0 && a[j - 1].key > v.key; j--)
+                a[j] = a[j - 1];
+            a[j] = v;
+        }
+        return a;
+    }
     size_t count[8][256];
     memset(count, 0, sizeof count);
     for (size_t i = 0; i < n; i++)
