@@ -144,12 +144,27 @@ svi_step_us() { # MODEL: the "us per step" of a 2000-step fit, or "failed"
     --tol 0 --samples 10 --seed 101 2>/dev/null |
     sed -n 's/.*(\([0-9.e+]*\) us per step;.*/\1/p' | grep . || echo failed
 }
+# The time until the fit's smoothed ELBO is within 1% of its final value:
+# the start at the mode (BFGS, as printed) plus the steps until then at the
+# measured time per step.  Prints "S s (step K of 2000)" or "failed".
+svi_time_to_1pct() {
+  "$cmrun" "$1" --data "$data/logistic_regression.json" --infer svi --steps 2000 --tol 0 \
+    --samples 10 --seed 101 --elbo-out "$out/svi_elbo.csv" >"$out/svi_fit.out" 2>/dev/null ||
+    { echo failed; return; }
+  start=$(sed -n 's/.*found in \([0-9.e+-]*\) s.*/\1/p' "$out/svi_fit.out")
+  us=$(sed -n 's/.*(\([0-9.e+]*\) us per step;.*/\1/p' "$out/svi_fit.out")
+  awk -F, -v start="${start:-0}" -v us="${us:-0}" 'NR > 1 { s[NR - 1] = $3; n = NR - 1 }
+    END { f = s[n]; for (k = 1; k <= n; k++) { d = s[k] - f; if (d < 0) d = -d
+            if (d <= 0.01 * (f < 0 ? -f : f)) { printf "%.3g s (step %d of %d)\n", start + k * us * 1e-6, k, n; exit } }
+          print "failed" }' "$out/svi_elbo.csv"
+}
 case ",$models," in
   ,,|*,logistic_regression,*)
     if [ "${BENCH_REUSE:-0}" != 1 ]; then
       echo "SVI on logistic_regression (guide normal, 2000 steps): time per step"
       echo "  full batch (examples/svi/logistic_regression.cm):        $(svi_step_us examples/svi/logistic_regression.cm) us"
       echo "  subsample 500 (bench/logistic_svi_subsample.cm):         $(svi_step_us bench/logistic_svi_subsample.cm) us"
+      echo "  time to the smoothed ELBO within 1% of its final value:  $(svi_time_to_1pct examples/svi/logistic_regression.cm)"
       echo
     fi ;;
 esac
