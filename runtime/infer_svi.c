@@ -1304,6 +1304,11 @@ int infer_svi_user(const InferOptions *o, const SviOptions *s, const CmGuide *g)
                         "normal, mvn, ...) with a model file without a guide block\n");
         return 2;
     }
+    if (s->init_mode_given) {
+        fprintf(stderr, "cmrun: --guide-init applies to the autoguides; a guide written in cm starts "
+                        "at its params' initial values (or --init-params)\n");
+        return 2;
+    }
     subsample_quiet(); /* subsampled plates: minibatches in the fit, full batches elsewhere */
     SviUser *u = svi_user_new(o->prog, g, o->data, o->dos, infer_chain_seed(o->seed, 0));
     if (!u)

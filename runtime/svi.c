@@ -190,6 +190,7 @@ int svi_parse_flag(SviOptions *s, const char *flag, const char *value, char *err
             return -1;
         }
         s->init_mode = strcmp(value, "mode") == 0;
+        s->init_mode_given = 1;
         return 1;
     }
 }

@@ -60,6 +60,7 @@ typedef struct {
     double init_scale;       /* initial guide scale where no curvature is known (0.1, as Pyro) */
     int init_mode;           /* --guide-init mode|zero: start at the mode (1, default) or at
                                 0 / uniform(-R, R) points as NUTS starts (0) */
+    int init_mode_given;     /* --guide-init was on the command line (autoguides only) */
     const char *elbo_out;    /* --elbo-out FILE.csv: step, elbo, smoothed elbo (NULL) */
     const char *params_out;  /* --params-out FILE.json: the fitted guide (NULL) */
     const char *init_params; /* --init-params FILE.json: start from a saved guide (NULL) */

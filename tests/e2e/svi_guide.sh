@@ -90,6 +90,9 @@ expect_out "eta (reparameterised)" "guide file sites"
 run $CMRUN $GF --infer svi --guide-file examples/svi/guide_file_guide.cm --guide mvn
 expect_rc 2 "--guide-file with --guide"
 expect_err "give one of them" "--guide-file with --guide message"
+run $CMRUN examples/svi/guide_block.cm --data examples/svi/guide_normal_mean.json --infer svi --guide-init zero
+expect_rc 2 "--guide-init with a guide written in cm"
+expect_err "--guide-init applies to the autoguides" "names the flag"
 run $CMRUN $GF --infer nuts --guide-file examples/svi/guide_file_guide.cm
 expect_rc 2 "--guide-file with nuts"
 expect_err "--guide-file applies to --infer svi" "--guide-file with nuts message"
