@@ -329,11 +329,11 @@ static void param_process(Handler *h, Exec *ex, SiteMsg *m)
         return;
     if (support_is_discrete(m->dist->support) && ex->policy.enumerate)
         return; /* no value: the executor sums it out (enumerate.c) */
-    if (support_is_discrete(m->dist->support))
+    if (support_is_discrete(m->dist->support)) /* a twin world: no enumeration there */
         exec_fail(ex, m->line, m->col,
-                  "'%s' ~ %s is a latent discrete site: gradient-based inference cannot sample it. "
-                  "Marginalise it (sum over its values with log_sum_exp), observe it, or use "
-                  "--infer is or prior",
+                  "'%s' ~ %s is a latent discrete site: counterfactual, effect and interventional "
+                  "worlds under NUTS, HMC or SVI do not sum discrete sites out; observe it "
+                  "(--given), or use --infer is (the default for --counterfactual) or --infer enum",
                   m->name, m->dist->name);
     exec_site_shape(ex, m);
     int k = unconstrained_size(m);

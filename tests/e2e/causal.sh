@@ -50,6 +50,12 @@ expect_err "is not binary" "non-binary message"
 run $CMRUN examples/scm.cm --effect x
 expect_rc 2 "effect without --on"
 
+# a latent discrete site in the twin worlds under NUTS: refused, saying why
+# and what to use instead (the twin worlds do not enumerate)
+run $CMRUN examples/scm.cm --given y=3 --do x=0 --counterfactual --infer nuts
+expect_rc 2 "counterfactual with a latent discrete site under NUTS"
+expect_err "worlds under NUTS, HMC or SVI do not sum discrete sites out" "names the limit"
+
 # with parameters learned from data (NUTS), the effect's posterior is b's
 run $CMRUN examples/causal/ate_linear.cm --data examples/causal/ate_linear.json --effect t --on y \
     --chains 2 --seed 4 --output "$TMP/lin.csv" --quiet
