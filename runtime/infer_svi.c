@@ -1298,10 +1298,10 @@ static int draw_user_guide(const SviOptions *s, SviUser *u, CsvOut *csv, Draws *
 int infer_svi_user(const InferOptions *o, const SviOptions *s, const CmGuide *g)
 {
     gsl_set_error_handler_off();
-    if (o->cq) {
-        fprintf(stderr, "cmrun: --counterfactual, --effect, --predictive and --do on observed sites "
-                        "are not available with a guide written in cm; use an autoguide (--guide "
-                        "normal, mvn, ...) with a model file without a guide block\n");
+    if (o->cq && !o->cq->predictive) {
+        fprintf(stderr, "cmrun: --counterfactual, --effect and --do on observed sites are not "
+                        "available with a guide written in cm; use an autoguide (--guide normal, "
+                        "mvn, ...) with a model file without a guide block\n");
         return 2;
     }
     if (s->init_mode_given) {
@@ -1322,6 +1322,11 @@ int infer_svi_user(const InferOptions *o, const SviOptions *s, const CmGuide *g)
     if (svi_user_dim(u) == 0) {
         fprintf(stderr, "cmrun: --infer svi: the guide declares no 'param': nothing to fit (declare "
                         "its parameters with param NAME: TYPE = INIT)\n");
+        rc = 2;
+        goto out;
+    }
+    if (o->cq && o->cq->predictive && svi_user_set_predictive(u, err, sizeof err) != 0) {
+        fprintf(stderr, "cmrun: %s\n", err);
         rc = 2;
         goto out;
     }

@@ -137,6 +137,11 @@ struct SviUser {
     char **col_names;
     int *col_var, *col_off;
     int ncols;
+    /* --predictive: replicate columns NAME_rep, read after a run in which
+       every observed site (and what it feeds) is drawn afresh */
+    char **rep_names;
+    int *rep_var, *rep_off;
+    int nrep;
 };
 
 static void *grow_array(void *p, int *cap, int need, size_t size)
@@ -763,6 +768,8 @@ void svi_user_free(SviUser *u)
         return;
     if (u->col_names)
         model_free_columns(u->col_names, u->ncols, u->col_var, u->col_off);
+    if (u->rep_names)
+        model_free_columns(u->rep_names, u->nrep, u->rep_var, u->rep_off);
     exec_free(&u->gex);
     exec_free(&u->mex);
     tape_free(&u->tape);
@@ -1004,8 +1011,95 @@ out:
 
 /* ---- draws and parameters ------------------------------------------------------ */
 
-int svi_user_ncols(const SviUser *u) { return u->ncols; }
-const char *svi_user_col_name(const SviUser *u, int j) { return u->col_names[j]; }
+int svi_user_ncols(const SviUser *u) { return u->ncols + u->nrep; }
+const char *svi_user_col_name(const SviUser *u, int j)
+{
+    return j < u->ncols ? u->col_names[j] : u->rep_names[j - u->ncols];
+}
+
+/* The model once more at the guide's draw, without the data: the guide's
+ * values replayed, every observed site drawn from its distribution there. */
+static int predictive_run(SviUser *u)
+{
+    ExecPolicy saved = u->mex.policy;
+    exec_clear_handlers(&u->mex);
+    exec_push(&u->mex, &u->replay_h);
+    if (u->dos)
+        exec_push(&u->mex, &u->dos->h);
+    u->mex.policy = (ExecPolicy){.draw_missing = 1};
+    int rc = exec_run_world(&u->mex, 0);
+    u->mex.policy = saved;
+    push_model_handlers(u);
+    return rc;
+}
+
+int svi_user_set_predictive(SviUser *u, char *err, size_t errlen)
+{
+    const Program *p = u->model;
+    for (int i = 0; i < u->nmsites; i++) {
+        const ModelSite *s = &u->msites[i];
+        if (!s->observed && !s->intervened && support_is_discrete(s->dist->support) &&
+            u->gvar_of[s->var] < 0) {
+            snprintf(err, errlen,
+                     "--predictive with a guide written in cm needs a guide site for every latent "
+                     "site; '%s' (line %d) is summed out instead (give it a guide site, or use an "
+                     "autoguide)", p->vars[s->var].name, s->line);
+            return -1;
+        }
+    }
+    /* the observed sites, and everything computed from them */
+    unsigned char *redrawn = calloc((size_t)p->nvars + 1, 1);
+    if (!redrawn) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < u->nmsites; i++)
+        if (u->msites[i].observed)
+            redrawn[u->msites[i].var] = 1;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int v = 0; v < p->nvars; v++)
+            for (int k = 0; !redrawn[v] && k < p->vars[v].nparents; k++)
+                if (redrawn[p->vars[v].parents[k]])
+                    redrawn[v] = changed = 1;
+    }
+    u->ndraws = 0;
+    if (exec_run_world(&u->gex, 1) != 0 || predictive_run(u) != 0) {
+        free(redrawn);
+        snprintf(err, errlen, "--predictive: a run of the model without its data failed (see above)");
+        return -1;
+    }
+    char **names;
+    int *var, *off;
+    int n = model_columns(p, &u->mex, &names, &var, &off), kept = 0;
+    for (int j = 0; j < n; j++) {
+        if (!redrawn[var[j]]) {
+            free(names[j]);
+            continue;
+        }
+        /* NAME.i -> NAME_rep.i, as the autoguides' --predictive names them */
+        const char *dot = strchr(names[j], '.');
+        size_t len = strlen(names[j]) + 5;
+        char *r = malloc(len);
+        if (r) {
+            if (dot)
+                snprintf(r, len, "%.*s_rep%s", (int)(dot - names[j]), names[j], dot);
+            else
+                snprintf(r, len, "%s_rep", names[j]);
+        }
+        free(names[j]);
+        names[kept] = r;
+        var[kept] = var[j];
+        off[kept] = off[j];
+        kept++;
+    }
+    free(redrawn);
+    u->rep_names = names;
+    u->rep_var = var;
+    u->rep_off = off;
+    u->nrep = kept;
+    return 0;
+}
 
 int svi_user_draw(SviUser *u, double *row)
 {
@@ -1023,6 +1117,12 @@ int svi_user_draw(SviUser *u, double *row)
     row[1] = log_q;
     for (int j = 0; j < u->ncols; j++)
         row[2 + j] = model_column_value(&u->mex, u->model, u->col_var[j], u->col_off[j]);
+    if (u->nrep > 0) {
+        if (predictive_run(u) != 0)
+            return -1;
+        for (int k = 0; k < u->nrep; k++)
+            row[2 + u->ncols + k] = model_column_value(&u->mex, u->model, u->rep_var[k], u->rep_off[k]);
+    }
     return 0;
 }
 

@@ -69,6 +69,11 @@ int svi_user_fit(SviUser *u, const SviOptions *s, SviStepHook hook, void *user,
 /* Output: the model's columns (CmdStan names) and one draw from the
  * fitted guide into row[0..ncols+1]: log p (constrained scale), log q,
  * then the columns.  Returns 0, or -1 after a printed error. */
+/* --predictive: add replicate columns NAME_rep of every observed site (and
+ * of what it feeds), drawn after each guide draw from the model without its
+ * data.  Returns 0, or -1 with a message (a latent site the guide leaves to
+ * be summed out has no draw to condition the replicates on). */
+int svi_user_set_predictive(SviUser *u, char *err, size_t errlen);
 int svi_user_ncols(const SviUser *u);
 const char *svi_user_col_name(const SviUser *u, int j);
 int svi_user_draw(SviUser *u, double *row);

@@ -139,6 +139,24 @@ expect_rc 0 "a discrete site summed out"
 set -- $(column_stats "$TMP/enum.csv" z.1)
 awk -v m="$1" 'BEGIN { exit !(m >= 0 && m <= 1) }' && ok || bad "z.1 drawn from its conditional ($1)"
 
+# --predictive with a guide written in cm: each guide draw is followed by a
+# run of the model without its data, so y_rep.i = mu + sigma e with e ~ N(0, 1)
+# fresh per draw: (y_rep.1 - mu) / sigma over 1000 draws has mean 0 and
+# variance 1 within 4 standard errors.  A site left to be summed out has no
+# draw to condition on: refused.
+run $CMRUN examples/svi/guide_block.cm --data examples/svi/guide_normal_mean.json --infer svi \
+    --particles 4 --steps 3000 --lr 0.02 --predictive --seed 3 --output "$TMP/gp.csv" --quiet
+expect_rc 0 "--predictive with a guide in cm"
+expect_out "Posterior predictive checks (1000 replicates" "the check table"
+awk -F, '/^#/ { next } !h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next } !r { r = 1; next }
+    { e = ($c["y_rep.1"] - $c["mu"]) / $c["sigma"]; s += e; ss += e * e; n++ }
+    END { m = s / n; v = ss / n - m * m
+          if (!(c["y_rep.1"] && n == 1000 && m * m < 16 / n && (v - 1) * (v - 1) < 16 * 2 / n)) exit 1 }' \
+    "$TMP/gp.csv" && ok || bad "guide in cm: (y_rep.1 - mu) / sigma is not N(0, 1) over the draws"
+run $CMRUN "$TMP/enum.cm" $MX --infer svi --steps 10 --predictive
+expect_rc 2 "--predictive with a summed-out site"
+expect_err "'z' (line 5) is summed out instead" "names the summed-out site"
+
 # errors that need the data
 printf 'data N: int\ndata y: real[N]\nmu ~ Normal(0, 10)\ny ~ Normal(mu, 1)\nguide {\n  param a: real = 0\n  mu ~ Normal(a, 1)\n  y ~ Normal(a, 1)\n}\n' > "$TMP/obs.cm"
 run $CMRUN "$TMP/obs.cm" --data examples/svi/guide_normal_mean.json --infer svi
