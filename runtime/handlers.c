@@ -429,6 +429,10 @@ static void trace_post(Handler *h, Exec *ex, SiteMsg *m)
     e->scale = m->scale;
     e->nargs = m->nargs;
     memcpy(e->args, m->args, sizeof e->args);
+    e->lo = m->lo;
+    e->hi = m->hi;
+    e->line = m->line;
+    e->col = m->col;
 }
 
 void trace_init(TraceHandler *t)

@@ -73,6 +73,8 @@ typedef struct {
     double scale;
     Value args[DIST_MAX_PARAMS];
     int nargs;
+    Value lo, hi;          /* truncation bounds (slot -1 when absent) */
+    int line, col;         /* the sample statement */
 } TraceEntry;
 typedef struct {
     Handler h;

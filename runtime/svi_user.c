@@ -83,15 +83,6 @@ typedef struct {
     int line, col;
 } GuideDraw;
 
-/* One model sample message of the checking run. */
-typedef struct {
-    int var, elem;
-    const DistInfo *dist;
-    Value args[DIST_MAX_PARAMS], lo, hi;
-    int nargs;
-    int observed, intervened;
-    int line, col;
-} ModelSite;
 
 /* Where parameter i lives: theta[offset .. offset+size) and, in the
  * current run, tape inputs from slot. */
@@ -124,8 +115,7 @@ struct SviUser {
     double *theta;
     GuideDraw *draws;
     int ndraws, capdraws;
-    ModelSite *msites;
-    int nmsites, capmsites;
+    TraceHandler mtrace;     /* the model's sample messages in the checking run */
     int checking;
     SiteInfo *sites;         /* per guide variable */
     int *site_order;         /* guide variables that are sample sites, in program order */
@@ -420,27 +410,6 @@ static void replay_process(Handler *h, Exec *ex, SiteMsg *m)
     m->is_param = 1;
 }
 
-static void replay_post(Handler *h, Exec *ex, SiteMsg *m)
-{
-    SviUser *u = h->state;
-    (void)ex;
-    if (!u->checking || m->kind != MSG_SAMPLE)
-        return;
-    u->msites = grow_array(u->msites, &u->capmsites, u->nmsites + 1, sizeof(ModelSite));
-    ModelSite *s = &u->msites[u->nmsites++];
-    s->var = m->var;
-    s->elem = m->elem;
-    s->dist = m->dist;
-    memcpy(s->args, m->args, sizeof s->args);
-    s->nargs = m->nargs;
-    s->lo = m->lo;
-    s->hi = m->hi;
-    s->observed = m->observed;
-    s->intervened = m->intervened;
-    s->line = m->line;
-    s->col = m->col;
-}
-
 /* ---- supports -------------------------------------------------------------- */
 
 typedef enum { SK_CONT, SK_DISC, SK_SIMPLEX, SK_CHOL, SK_COUNTS } SupKind;
@@ -586,8 +555,8 @@ static int check_guide(SviUser *u)
     if (!reported)
         return -1;
     unsigned char *mrep = reported + gp->nvars + 1;
-    for (int i = 0; i < u->nmsites; i++) {
-        const ModelSite *s = &u->msites[i];
+    for (int i = 0; i < u->mtrace.n; i++) {
+        const TraceEntry *s = &u->mtrace.e[i];
         int gv = u->gvar_of[s->var];
         const GuideDraw *d = gv >= 0 ? first_draw(u, gv) : NULL;
         const char *name = mp->vars[s->var].name;
@@ -632,8 +601,8 @@ static int check_guide(SviUser *u)
             continue;
         int mv = program_find_var(mp, gp->vars[gv].name);
         int sampled = 0;
-        for (int i = 0; i < u->nmsites && !sampled; i++)
-            sampled = u->msites[i].var == mv;
+        for (int i = 0; i < u->mtrace.n && !sampled; i++)
+            sampled = u->mtrace.e[i].var == mv;
         if (!sampled) {
             diag_error(gd, d->line, d->col, "guide site '%s' is not sampled by the model in this run "
                        "(it is inside a branch the data do not take?)", gp->vars[gv].name);
@@ -673,13 +642,16 @@ static void push_model_handlers(SviUser *u)
 static int checking_run(SviUser *u)
 {
     u->checking = 1;
-    u->ndraws = u->nmsites = 0;
+    u->ndraws = 0;
+    trace_clear(&u->mtrace);
+    exec_push(&u->mex, &u->mtrace.h); /* the model's sites, as the handlers leave them */
     u->mex.policy.draw_missing = 1;
     int rc = exec_run_world(&u->gex, 1);
     if (rc == 0) {
         u->laid_out = 1;
         rc = exec_run_world(&u->mex, 0);
     }
+    push_model_handlers(u);
     u->checking = 0;
     return rc;
 }
@@ -716,7 +688,8 @@ SviUser *svi_user_new(const Program *model, const CmGuide *g, const DataSet *dat
     exec_init(&u->mex, model, data, &u->tape, u->rng);
     exec_init(&u->gex, gp, data, &u->tape, u->rng);
     u->guide_h = (Handler){"guide", guide_process, guide_post, u};
-    u->replay_h = (Handler){"replay-guide", replay_process, replay_post, u};
+    u->replay_h = (Handler){"replay-guide", replay_process, NULL, u};
+    trace_init(&u->mtrace);
     condition_init(&u->cond, data);
     u->gvar_of = malloc(sizeof(int) * (size_t)(model->nvars + 1));
     u->ps = calloc((size_t)g->nparams + 1, sizeof(ParamSlot));
@@ -779,7 +752,7 @@ void svi_user_free(SviUser *u)
     free(u->ps);
     free(u->theta);
     free(u->draws);
-    free(u->msites);
+    trace_free(&u->mtrace);
     free(u->sites);
     free(u->site_order);
     free(u->lk);
@@ -1036,8 +1009,8 @@ static int predictive_run(SviUser *u)
 int svi_user_set_predictive(SviUser *u, char *err, size_t errlen)
 {
     const Program *p = u->model;
-    for (int i = 0; i < u->nmsites; i++) {
-        const ModelSite *s = &u->msites[i];
+    for (int i = 0; i < u->mtrace.n; i++) {
+        const TraceEntry *s = &u->mtrace.e[i];
         if (!s->observed && !s->intervened && support_is_discrete(s->dist->support) &&
             u->gvar_of[s->var] < 0) {
             snprintf(err, errlen,
@@ -1053,9 +1026,9 @@ int svi_user_set_predictive(SviUser *u, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int i = 0; i < u->nmsites; i++)
-        if (u->msites[i].observed)
-            redrawn[u->msites[i].var] = 1;
+    for (int i = 0; i < u->mtrace.n; i++)
+        if (u->mtrace.e[i].observed)
+            redrawn[u->mtrace.e[i].var] = 1;
     for (int changed = 1; changed;) {
         changed = 0;
         for (int v = 0; v < p->nvars; v++)
