@@ -47,6 +47,7 @@ void infer_install_sigint(void);
 Draws *infer_select(const Draws *d, const char *const *query, int nquery, int keep_sampler_cols,
                     char *err, size_t errlen);
 unsigned long infer_chain_seed(unsigned long seed, int chain);
+int infer_summary_independent(const InferOptions *o, const Draws *d, const char *title);
 int infer_weighted_summary(const InferOptions *o, const double *rows, int nrows, int ncols,
                            const char *const *names, gsl_rng *rng);
 int infer_counterfactual(const InferOptions *o);

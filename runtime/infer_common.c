@@ -94,3 +94,23 @@ Draws *infer_select(const Draws *d, const char *const *query, int nquery, int ke
     free(cols);
     return out;
 }
+
+/* The summary table of independent draws (no R-hat or ESS), restricted to
+ * --query when one is given.  0, or 2 after a reported error. */
+int infer_summary_independent(const InferOptions *o, const Draws *d, const char *title)
+{
+    SummaryOptions so = {title, 0, 1};
+    if (o->query) {
+        char err[512];
+        Draws *sel = infer_select(d, o->query, o->nquery, 0, err, sizeof err);
+        if (!sel) {
+            fprintf(stderr, "cmrun: %s\n", err);
+            return 2;
+        }
+        summary_print(stdout, sel, &so);
+        draws_free(sel);
+    } else {
+        summary_print(stdout, d, &so);
+    }
+    return 0;
+}

@@ -113,24 +113,6 @@ static int finish_csv(CsvOut *c)
     return 0;
 }
 
-static int print_summary(const InferOptions *o, const Draws *d, const char *title)
-{
-    SummaryOptions so = {title, 0, 1};
-    if (o->query) {
-        char err[512];
-        Draws *sel = infer_select(d, o->query, o->nquery, 0, err, sizeof err);
-        if (!sel) {
-            fprintf(stderr, "cmrun: %s\n", err);
-            return 2;
-        }
-        summary_print(stdout, sel, &so);
-        draws_free(sel);
-    } else {
-        summary_print(stdout, d, &so);
-    }
-    return 0;
-}
-
 /* Summarise weighted draws (column 0 of each row is the log weight): the
  * effective sample size, and the table of a systematic resample. */
 int infer_weighted_summary(const InferOptions *o, const double *all, int got, int ncols,
@@ -171,7 +153,7 @@ int infer_weighted_summary(const InferOptions *o, const double *all, int got, in
              "Importance sampling: %d draws, effective sample size %.0f (summary of a systematic "
              "resample)",
              got, ess);
-    int rc = print_summary(o, d, title);
+    int rc = infer_summary_independent(o, d, title);
     if (ess < 100 || ess < 0.01 * got)
         printf("Warning: effective sample size %.0f of %d draws is low; the estimates are "
                "unreliable. Draw more (--samples) or use --infer nuts.\n",
@@ -221,7 +203,7 @@ int infer_prior(const InferOptions *o)
         csv_out_abort(csv);
     draws_finish(d);
     if (rc == 0 && d->ndraws > 0)
-        rc = print_summary(o, d, "Prior predictive draws (independent)");
+        rc = infer_summary_independent(o, d, "Prior predictive draws (independent)");
     draws_free(d);
     free(row);
     free(names);

@@ -700,20 +700,9 @@ static int print_table(const InferOptions *o, const Draws *d, const char *guide)
     char title[160];
     snprintf(title, sizeof title, "SVI guide %s: %d independent draws from the fitted guide",
              guide, d->ndraws);
-    SummaryOptions so = {title, 0, 1};
     printf("\n");
-    if (!o->query) {
-        summary_print(stdout, d, &so);
-    } else {
-        char err[512];
-        Draws *sel = infer_select(d, o->query, o->nquery, 0, err, sizeof err);
-        if (!sel) {
-            fprintf(stderr, "cmrun: %s\n", err);
-            return 2;
-        }
-        summary_print(stdout, sel, &so);
-        draws_free(sel);
-    }
+    if (infer_summary_independent(o, d, title) != 0)
+        return 2;
     if (o->cq && o->cq->predictive)
         ppc_report(stdout, d, o->data);
     return 0;
