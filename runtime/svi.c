@@ -299,6 +299,18 @@ int svi_step_finish(SviOptim *opt, double *theta, double *grad, SviSmoother *sm,
     return 0;
 }
 
+int svi_step_skip(SviResult *res, SviStepHook hook, void *user, int step, double elbo,
+                  int *skipped_run)
+{
+    res->skipped++;
+    if (hook && hook(user, step + 1, elbo, res->elbo))
+        return 1;
+    if (++*skipped_run < 100)
+        return 0;
+    res->status = SVI_NOT_FINITE;
+    return 2;
+}
+
 typedef struct {
     const SamplerTarget *t;
     SviGuide *g;
@@ -390,11 +402,10 @@ int svi_fit(const SamplerTarget *t, SviGuide *g, const SviOptions *s, gsl_rng *r
         double elbo = elbo_step(&st);
         res->steps = step + 1;
         if (isnan(elbo)) {
-            res->skipped++;
-            if (hook && hook(user, step + 1, elbo, res->elbo))
+            int k = svi_step_skip(res, hook, user, step, elbo, &skipped_run);
+            if (k == 1)
                 break;
-            if (++skipped_run >= 100) {
-                res->status = SVI_NOT_FINITE;
+            if (k == 2) {
                 res->bad_coord = st.bad_coord;
                 snprintf(res->message, sizeof res->message,
                          "100 steps in a row drew only points where the log density or its "

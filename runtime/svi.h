@@ -236,6 +236,12 @@ double svi_smoother_add(SviSmoother *sm, double elbo, double tol, double *rel);
  * when the fit stops here (the hook asked, or the rule fired). */
 int svi_step_finish(SviOptim *opt, double *theta, double *grad, SviSmoother *sm, double elbo,
                     const SviOptions *s, SviStepHook hook, void *user, int step, SviResult *res);
+/* A step whose ELBO estimate is not finite is skipped (counted, shown to
+ * the hook).  Returns 0 to go on, 1 when the hook asks to stop, and 2 when
+ * this was the 100th such step in a row: the fit has failed, and the caller
+ * says why in res->message. */
+int svi_step_skip(SviResult *res, SviStepHook hook, void *user, int step, double elbo,
+                  int *skipped_run);
 
 /* Find a starting loc: zeros, else uniform(-radius, radius) points, up to
  * 100 tries, where log p and its gradient are finite.  Returns 0, or -1

@@ -948,11 +948,10 @@ int svi_user_fit(SviUser *u, const SviOptions *s, SviStepHook hook, void *user,
             break;
         }
         if (isnan(elbo)) {
-            res->skipped++;
-            if (hook && hook(user, step + 1, elbo, res->elbo))
+            int k = svi_step_skip(res, hook, user, step, elbo, &skipped_run);
+            if (k == 1)
                 break;
-            if (++skipped_run >= 100) {
-                res->status = SVI_NOT_FINITE;
+            if (k == 2) {
                 snprintf(res->message, sizeof res->message,
                          "100 steps in a row drew only points where the model's log density or the "
                          "gradient is not finite (at step %d): check that each guide site's support "
