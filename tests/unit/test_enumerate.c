@@ -15,53 +15,18 @@
 #include "check.h"
 #include "enumerate.h"
 #include "model.h"
+#include "model_fixture.h"
 
-typedef struct {
-    Source src;
-    Program *prog;
-    DataSet data;
-    Model m;
-    int ok;
-} Fixture;
 
-static int fixture_open(Fixture *fx, const char *name, const char *text, const char *const *sets)
-{
-    memset(fx, 0, sizeof *fx);
-    fx->src.path = name;
-    fx->src.text = text;
-    fx->src.len = strlen(text);
-    data_init(&fx->data);
-    char err[512];
-    for (int i = 0; sets && sets[i]; i++)
-        if (data_set_from_arg(&fx->data, sets[i], "--set", err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s\n", name, err);
-            return -1;
-        }
-    Diag diag;
-    diag_init(&diag, &fx->src);
-    fx->prog = cm_compile(&fx->src, &diag);
-    if (!fx->prog)
-        return -1;
-    fx->ok = model_init(&fx->m, fx->prog, &fx->data, NULL, 11) == 0;
-    return fx->ok ? 0 : -1;
-}
 
-static void fixture_close(Fixture *fx)
-{
-    if (fx->prog)
-        model_free(&fx->m);
-    if (fx->prog)
-        program_free(fx->prog);
-    data_free(&fx->data);
-}
 
 /* The two models agree on log p and its gradient at `points` random points. */
 static void same_density(const char *what, const char *summed, const char *hand,
                          const char *const *sets, int points)
 {
     Fixture a, b;
-    int ra = fixture_open(&a, "summed.cm", summed, sets);
-    int rb = fixture_open(&b, "hand.cm", hand, sets);
+    int ra = fixture_open(&a, "summed.cm", summed, sets, 11);
+    int rb = fixture_open(&b, "hand.cm", hand, sets, 11);
     CHECK(ra == 0 && rb == 0, "%s: both models load", what);
     if (ra == 0 && rb == 0) {
         CHECK(a.m.dim == b.m.dim, "%s: same dimension (%d, %d)", what, a.m.dim, b.m.dim);
@@ -236,7 +201,7 @@ static void test_draws(void)
                      "c ~ Bernoulli(0.5)\n"
                      "plate n in 1..N {\n  z[n] ~ Bernoulli(c == 1 ? theta : 0.5)\n"
                      "  y[n] ~ Normal(mu[z[n] + 1], sigma)\n  w[n] = 10 * z[n] + c\n}\n",
-                     mix_sets) != 0) {
+                     mix_sets, 11) != 0) {
         CHECK(0, "draw model loads");
         fixture_close(&fx);
         return;
@@ -335,7 +300,7 @@ static void test_errors(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Fixture fx;
         fprintf(stderr, "(expected error for '%s':)\n", bad[i].what);
-        CHECK(fixture_open(&fx, "bad.cm", bad[i].text, mix_sets) != 0 && fx.prog, "%s is refused",
+        CHECK(fixture_open(&fx, "bad.cm", bad[i].text, mix_sets, 11) != 0 && fx.prog, "%s is refused",
               bad[i].what);
         fixture_close(&fx);
     }

@@ -32,44 +32,10 @@
 #include "ir.h"
 #include "model.h"
 #include "subsample.h"
+#include "model_fixture.h"
 
-typedef struct {
-    Source src;
-    Program *prog;
-    DataSet data;
-    Model m;
-    int ok;
-} Fixture;
 
-/* Compile `text`, bind the --set style assignments, init the model. */
-static int fixture_open(Fixture *fx, const char *text, const char *const *sets, int nsets)
-{
-    memset(fx, 0, sizeof *fx);
-    fx->src = (Source){"subsample_test.cm", text, strlen(text)};
-    Diag diag;
-    diag_init(&diag, &fx->src);
-    data_init(&fx->data);
-    fx->prog = cm_compile(&fx->src, &diag);
-    if (!fx->prog)
-        return -1;
-    char err[256];
-    for (int i = 0; i < nsets; i++)
-        if (data_set_from_arg(&fx->data, sets[i], "--set", err, sizeof err) != 0) {
-            fprintf(stderr, "%s\n", err);
-            return -1;
-        }
-    fx->ok = 1; /* model_free undoes even a failed model_init */
-    return model_init(&fx->m, fx->prog, &fx->data, NULL, 12345);
-}
 
-static void fixture_close(Fixture *fx)
-{
-    if (fx->ok)
-        model_free(&fx->m);
-    if (fx->prog)
-        program_free(fx->prog);
-    data_free(&fx->data);
-}
 
 /* "name=[v, v, ...]" with n copies of v, or v + k * step for row k. */
 static char *vector_arg(const char *name, int n, double v, double step)
@@ -146,9 +112,9 @@ static void test_exact_scale(void)
                        "plate n in 1..N subsample 2 {\n  y[n] ~ Normal(mu, s)\n"
                        "  factor(-0.5 * square(mu - y[n]))\n}\n";
     char *y = vector_arg("y", 8, 0.7, 0);
-    const char *sets[] = {"N=8", y};
+    const char *sets[] = {"N=8", y, NULL};
     Fixture fx;
-    if (fixture_open(&fx, text, sets, 2) != 0) {
+    if (fixture_open(&fx, "subsample_test.cm", text, sets, 12345) != 0) {
         CHECK(0, "the constant-row model compiles and runs");
         fixture_close(&fx);
         free(y);
@@ -199,9 +165,9 @@ static void test_nested_scale(void)
         strcat(ybuf, "]");
     }
     strcat(ybuf, "]");
-    const char *sets[] = {"I=6", "J=9", ybuf};
+    const char *sets[] = {"I=6", "J=9", ybuf, NULL};
     Fixture fx;
-    if (fixture_open(&fx, text, sets, 3) != 0) {
+    if (fixture_open(&fx, "subsample_test.cm", text, sets, 12345) != 0) {
         CHECK(0, "the nested model compiles and runs");
         fixture_close(&fx);
         return;
@@ -226,9 +192,9 @@ static void test_unbiased(void)
     const char *text = "data N: int\ndata y: real[N]\nmu ~ Normal(0, 3)\n"
                        "plate n in 1..N subsample 10 {\n  y[n] ~ Normal(mu, 1)\n}\n";
     char *y = vector_arg("y", 100, -2, 0.05);
-    const char *sets[] = {"N=100", y};
+    const char *sets[] = {"N=100", y, NULL};
     Fixture fx;
-    if (fixture_open(&fx, text, sets, 2) != 0) {
+    if (fixture_open(&fx, "subsample_test.cm", text, sets, 12345) != 0) {
         CHECK(0, "the unbiasedness model compiles and runs");
         fixture_close(&fx);
         free(y);
@@ -262,22 +228,22 @@ static void test_errors(void)
     stderr = fopen("/dev/null", "w");
     const char *zero = "data N: int\ndata y: real[N]\nmu ~ Normal(0, 3)\n"
                        "plate n in 1..N subsample 0 {\n  y[n] ~ Normal(mu, 1)\n}\n";
-    const char *sets[] = {"N=4", "y=[1, 2, 3, 4]"};
-    int rc0 = fixture_open(&fx, zero, sets, 2);
+    const char *sets[] = {"N=4", "y=[1, 2, 3, 4]", NULL};
+    int rc0 = fixture_open(&fx, "subsample_test.cm", zero, sets, 12345);
     fixture_close(&fx);
     const char *big = "data N: int\ndata y: real[N]\nmu ~ Normal(0, 3)\n"
                       "plate n in 1..N subsample 5 {\n  y[n] ~ Normal(mu, 1)\n}\n";
-    int rc5 = fixture_open(&fx, big, sets, 2);
+    int rc5 = fixture_open(&fx, "subsample_test.cm", big, sets, 12345);
     fixture_close(&fx);
     const char *equal = "data N: int\ndata y: real[N]\nmu ~ Normal(0, 3)\n"
                         "plate n in 1..N subsample N {\n  y[n] ~ Normal(mu, 1)\n}\n";
-    int rc4 = fixture_open(&fx, equal, sets, 2);
+    int rc4 = fixture_open(&fx, "subsample_test.cm", equal, sets, 12345);
     int still_static = rc4 == 0 && subsample_model(&fx.m, 1) == 0 && !fx.m.tape.dynamic;
     fixture_close(&fx);
     const char *local = "data N: int\ndata y: real[N]\nmu ~ Normal(0, 3)\n"
                         "plate n in 1..N subsample 2 {\n  z[n] ~ Normal(mu, 1)\n"
                         "  y[n] ~ Normal(z[n], 1)\n}\n";
-    int rcl = fixture_open(&fx, local, sets, 2);
+    int rcl = fixture_open(&fx, "subsample_test.cm", local, sets, 12345);
     int refused = rcl == 0 && subsample_model(&fx.m, 1) != 0;
     int full_ok = rcl == 0 && fx.m.dim == 5; /* without the policy: mu and the 4 z are parameters */
     fixture_close(&fx);
