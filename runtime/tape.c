@@ -12,6 +12,7 @@
  * element (IN(k, i) below); its adjoint accumulates over all elements.
  */
 #include "tape.h"
+#include "tape_ops.h"
 
 #include "foreign.h"
 
@@ -42,7 +43,6 @@ static void *grow(void *p, size_t elem, long *cap, long need)
 void tape_init(Tape *t)
 {
     memset(t, 0, sizeof *t);
-    t->nan_op = -1;
 }
 
 void tape_free(Tape *t)
@@ -75,7 +75,6 @@ void tape_reset(Tape *t)
     t->target = 0;
     t->target_const = 0;
     t->dynamic = 0;
-    t->nan_op = -1;
 }
 
 static int new_slots(Tape *t, int n, int isvar)
@@ -182,111 +181,7 @@ static long partials_needed(const TapeOp *op)
     }
 }
 
-#define V(s) (t->val[s])
-#define IN(k, i) (t->val[op->in[k] + (op->inn[k] == 1 ? 0 : (i))])
-#define INSLOT(k, i) (op->in[k] + (op->inn[k] == 1 ? 0 : (i)))
-#define ISVAR(k) (op->varmask & (1u << (k)))
 
-static double sigmoid(double x)
-{
-    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
-}
-static double log1p_exp(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
-
-static double unary(int code, double x)
-{
-    switch (code) {
-    case OP_NEG: return -x;
-    case OP_EXP: return exp(x);
-    case OP_LOG: return log(x);
-    case OP_LOG1P: return log1p(x);
-    case OP_EXPM1: return expm1(x);
-    case OP_SQRT: return sqrt(x);
-    case OP_ABS: return fabs(x);
-    case OP_SIN: return sin(x);
-    case OP_COS: return cos(x);
-    case OP_TAN: return tan(x);
-    case OP_TANH: return tanh(x);
-    case OP_SIGMOID: return sigmoid(x);
-    case OP_LOGIT: return log(x / (1 - x));
-    case OP_SOFTPLUS: return log1p_exp(x);
-    case OP_LGAMMA: return lgamma(x);
-    case OP_DIGAMMA: return x > 0 || x != floor(x) ? gsl_sf_psi(x) : NAN;
-    case OP_ERF: return erf(x);
-    case OP_PHI: return 0.5 * erfc(-x / M_SQRT2);
-    case OP_SQUARE: return x * x;
-    case OP_INV: return 1 / x;
-    case OP_LOG_SIGMOID: return -log1p_exp(-x);
-    }
-    return NAN;
-}
-
-/* d unary(x) / dx, given x and y = unary(x). */
-static double unary_d(int code, double x, double y)
-{
-    switch (code) {
-    case OP_NEG: return -1;
-    case OP_EXP: return y;
-    case OP_LOG: return 1 / x;
-    case OP_LOG1P: return 1 / (1 + x);
-    case OP_EXPM1: return y + 1;
-    case OP_SQRT: return 0.5 / y;
-    case OP_ABS: return x > 0 ? 1 : (x < 0 ? -1 : 0);
-    case OP_SIN: return cos(x);
-    case OP_COS: return -sin(x);
-    case OP_TAN: return 1 + y * y;
-    case OP_TANH: return 1 - y * y;
-    case OP_SIGMOID: return y * (1 - y);
-    case OP_LOGIT: return 1 / (x * (1 - x));
-    case OP_SOFTPLUS: return sigmoid(x);
-    case OP_LGAMMA: return x > 0 || x != floor(x) ? gsl_sf_psi(x) : NAN;
-    case OP_DIGAMMA: return x > 0 || x != floor(x) ? gsl_sf_psi_1(x) : NAN;
-    case OP_ERF: return M_2_SQRTPI * exp(-x * x);
-    case OP_PHI: return exp(-0.5 * x * x) / sqrt(2 * M_PI);
-    case OP_SQUARE: return 2 * x;
-    case OP_INV: return -y * y;
-    case OP_LOG_SIGMOID: return sigmoid(-x);
-    }
-    return NAN;
-}
-
-static double binary(int code, double a, double b)
-{
-    switch (code) {
-    case OP_ADD: return a + b;
-    case OP_SUB: return a - b;
-    case OP_MUL: return a * b;
-    case OP_DIV: return a / b;
-    case OP_POW: return pow(a, b);
-    case OP_LBETA: return lgamma(a) + lgamma(b) - lgamma(a + b);
-    case OP_FMIN: return a <= b ? a : b;
-    case OP_FMAX: return a >= b ? a : b;
-    }
-    return NAN;
-}
-
-static void binary_d(int code, double a, double b, double y, double *da, double *db)
-{
-    switch (code) {
-    case OP_ADD: *da = 1; *db = 1; return;
-    case OP_SUB: *da = 1; *db = -1; return;
-    case OP_MUL: *da = b; *db = a; return;
-    case OP_DIV: *da = 1 / b; *db = -y / b; return;
-    case OP_POW:
-        *da = b == 0 ? 0 : b * pow(a, b - 1);
-        *db = a > 0 ? y * log(a) : 0;
-        return;
-    case OP_LBETA: {
-        double ab = gsl_sf_psi(a + b);
-        *da = gsl_sf_psi(a) - ab;
-        *db = gsl_sf_psi(b) - ab;
-        return;
-    }
-    case OP_FMIN: *da = a <= b; *db = a > b; return;
-    case OP_FMAX: *da = a >= b; *db = a < b; return;
-    }
-    *da = *db = NAN;
-}
 
 /* Lower-triangle Cholesky of the row-major n x n matrix at `a` into `l`. */
 static int cholesky_rowmajor(const double *a, double *l, int n)
@@ -381,8 +276,6 @@ static void forward_lpdf(Tape *t, TapeOp *op)
         t->val[op->out] = sum * op->daux;
     else
         t->target += sum * op->daux;
-    if (!isfinite(sum) && t->nan_op < 0)
-        t->nan_op = (int)(op - t->ops);
 }
 
 static void forward_trunc(Tape *t, TapeOp *op)
@@ -421,62 +314,6 @@ static void forward_trunc(Tape *t, TapeOp *op)
         t->target += sum * op->daux;
 }
 
-/* Elementwise + - *: a broadcast (length-1) input is read with stride 0,
- * so the loops carry no per-element test. */
-static void forward_arith(Tape *t, const TapeOp *op)
-{
-    const double *a = t->val + op->in[0], *b = t->val + op->in[1];
-    double *out = t->val + op->out;
-    int n = op->nout, sa = op->inn[0] != 1, sb = op->inn[1] != 1;
-    if (op->code == OP_ADD)
-        for (int i = 0; i < n; i++)
-            out[i] = a[i * sa] + b[i * sb];
-    else if (op->code == OP_SUB)
-        for (int i = 0; i < n; i++)
-            out[i] = a[i * sa] - b[i * sb];
-    else
-        for (int i = 0; i < n; i++)
-            out[i] = a[i * sa] * b[i * sb];
-}
-
-/* Their adjoints: a broadcast input sums its adjoint first, then adds it. */
-static void backward_arith(Tape *t, const TapeOp *op)
-{
-    const double *ga = t->adj + op->out;
-    int n = op->nout;
-    for (int k = 0; k < 2; k++) {
-        if (!ISVAR(k))
-            continue;
-        double *ad = t->adj + op->in[k];
-        const double *other = t->val + op->in[1 - k];
-        int so = op->inn[1 - k] != 1;
-        if (op->code == OP_MUL) {
-            if (op->inn[k] == 1) {
-                double s = 0;
-                for (int i = 0; i < n; i++)
-                    s += ga[i] * other[i * so];
-                ad[0] += s;
-            } else {
-                for (int i = 0; i < n; i++)
-                    ad[i] += ga[i] * other[i * so];
-            }
-        } else {
-            double sign = op->code == OP_SUB && k == 1 ? -1 : 1;
-            if (op->inn[k] == 1) {
-                double s = 0;
-                for (int i = 0; i < n; i++)
-                    s += ga[i];
-                ad[0] += sign * s;
-            } else if (sign > 0) {
-                for (int i = 0; i < n; i++)
-                    ad[i] += ga[i];
-            } else {
-                for (int i = 0; i < n; i++)
-                    ad[i] -= ga[i];
-            }
-        }
-    }
-}
 
 static void forward_lpdf_mv(Tape *t, TapeOp *op)
 {
@@ -505,90 +342,18 @@ static void forward_lpdf_mv(Tape *t, TapeOp *op)
         t->val[op->out] = lp * op->daux;
     else
         t->target += lp * op->daux;
-    if (!isfinite(lp) && t->nan_op < 0)
-        t->nan_op = (int)(op - t->ops);
 }
 
-/* Inlined into tape_forward's loop: on a small model the call per op is
- * a noticeable share of the replay. */
+/* The ops that call a library (BLAS, LAPACK-style GSL, libffi) or a
+ * distribution through its function pointer; the rest are tape_forward_pure
+ * (tape_ops.h).  Inlined into tape_forward's loop: on a small model the
+ * call per op is a noticeable share of the replay. */
 static inline __attribute__((always_inline)) void eval_op(Tape *t, TapeOp *op)
 {
+    if (tape_forward_pure(t, op))
+        return;
     double *out = t->val + op->out;
-    int n = op->nout;
     switch (op->code) {
-    case OP_COPY:
-        for (int i = 0; i < n; i++)
-            out[i] = IN(0, i);
-        return;
-    case OP_GATHER: {
-        const int *idx = t->ipool + op->ipool;
-        for (int i = 0; i < n; i++)
-            out[i] = V(op->in[0] + idx[i]);
-        return;
-    }
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_LOG1P: case OP_EXPM1:
-    case OP_SQRT: case OP_ABS: case OP_SIN: case OP_COS: case OP_TAN:
-    case OP_TANH: case OP_SIGMOID: case OP_LOGIT: case OP_SOFTPLUS:
-    case OP_LGAMMA: case OP_DIGAMMA: case OP_ERF: case OP_PHI:
-    case OP_SQUARE: case OP_INV: case OP_LOG_SIGMOID:
-        for (int i = 0; i < n; i++)
-            out[i] = unary(op->code, IN(0, i));
-        return;
-    case OP_ADD: case OP_SUB: case OP_MUL:
-        forward_arith(t, op);
-        return;
-    case OP_DIV: case OP_POW: case OP_LBETA: case OP_FMIN: case OP_FMAX:
-        for (int i = 0; i < n; i++)
-            out[i] = binary(op->code, IN(0, i), IN(1, i));
-        return;
-    case OP_SUM: {
-        double s = 0;
-        for (int i = 0; i < op->inn[0]; i++)
-            s += V(op->in[0] + i);
-        out[0] = s;
-        return;
-    }
-    case OP_DOT: {
-        double s = 0;
-        int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
-        for (int i = 0; i < m; i++)
-            s += IN(0, i) * IN(1, i);
-        out[0] = s;
-        return;
-    }
-    case OP_LSE: {
-        double mx = -INFINITY, s = 0;
-        for (int i = 0; i < op->inn[0]; i++)
-            if (V(op->in[0] + i) > mx)
-                mx = V(op->in[0] + i);
-        if (mx == -INFINITY) {
-            out[0] = -INFINITY;
-            return;
-        }
-        for (int i = 0; i < op->inn[0]; i++)
-            s += exp(V(op->in[0] + i) - mx);
-        out[0] = mx + log(s);
-        return;
-    }
-    case OP_CUMSUM: {
-        double s = 0;
-        for (int i = 0; i < n; i++)
-            out[i] = s += V(op->in[0] + i);
-        return;
-    }
-    case OP_SOFTMAX: case OP_LOG_SOFTMAX: {
-        double mx = -INFINITY, s = 0;
-        for (int i = 0; i < n; i++)
-            if (V(op->in[0] + i) > mx)
-                mx = V(op->in[0] + i);
-        for (int i = 0; i < n; i++)
-            s += exp(V(op->in[0] + i) - mx);
-        double lse = mx + log(s);
-        for (int i = 0; i < n; i++)
-            out[i] = op->code == OP_SOFTMAX ? exp(V(op->in[0] + i) - lse)
-                                            : V(op->in[0] + i) - lse;
-        return;
-    }
     case OP_MATVEC:
         cblas_dgemv(CblasRowMajor, CblasNoTrans, op->iaux[0], op->iaux[1], 1.0,
                     t->val + op->in[0], op->iaux[1], t->val + op->in[1], 1, 0.0,
@@ -599,34 +364,14 @@ static inline __attribute__((always_inline)) void eval_op(Tape *t, TapeOp *op)
                     op->iaux[2], op->iaux[1], 1.0, t->val + op->in[0], op->iaux[1],
                     t->val + op->in[1], op->iaux[2], 0.0, out, op->iaux[2]);
         return;
-    case OP_TRANSPOSE: {
-        int r = op->iaux[0], c = op->iaux[1];
-        for (int i = 0; i < r; i++)
-            for (int j = 0; j < c; j++)
-                out[j * r + i] = V(op->in[0] + i * c + j);
-        return;
-    }
     case OP_CHOLESKY:
         cholesky_rowmajor(t->val + op->in[0], out, op->iaux[0]);
         return;
-    case OP_ACC: {
-        double s = 0;
-        for (int i = 0; i < op->inn[0]; i++)
-            s += V(op->in[0] + i);
-        t->target += s;
-        return;
-    }
     case OP_LPDF:
-        if (op->kern)
-            tape_kernel_forward(t, op);
-        else
-            forward_lpdf(t, op);
+        forward_lpdf(t, op);
         return;
     case OP_GLM:
         tape_glm_forward(t, op);
-        return;
-    case OP_AFFINE:
-        tape_affine_forward(t, op);
         return;
     case OP_TRUNC:
         forward_trunc(t, op);
@@ -634,54 +379,6 @@ static inline __attribute__((always_inline)) void eval_op(Tape *t, TapeOp *op)
     case OP_LPDF_MV:
         forward_lpdf_mv(t, op);
         return;
-    case OP_B_LOWER: case OP_B_UPPER: {
-        double *ex = t->part + op->pbuf; /* exp(u), for the backward pass */
-        for (int i = 0; i < n; i++) {
-            double u = IN(0, i), e = exp(u);
-            ex[i] = e;
-            out[i] = op->code == OP_B_LOWER ? IN(1, i) + e : IN(1, i) - e;
-            t->target += u;
-        }
-        return;
-    }
-    case OP_B_INTERVAL:
-        for (int i = 0; i < n; i++) {
-            double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
-            out[i] = lo + (hi - lo) * s;
-            if (out[i] >= hi) /* keep strictly inside when s rounds to 1 */
-                out[i] = nextafter(hi, lo);
-            t->target += log(hi - lo) + (u > 0 ? -u - 2 * log1p(exp(-u))
-                                               : u - 2 * log1p(exp(u)));
-        }
-        return;
-    case OP_B_ORDERED: case OP_B_POS_ORDERED: {
-        double x = 0;
-        for (int i = 0; i < n; i++) {
-            double u = V(op->in[0] + i);
-            if (i == 0 && op->code == OP_B_ORDERED) {
-                x = u;
-            } else {
-                x += exp(u);
-                t->target += u;
-            }
-            out[i] = x;
-        }
-        return;
-    }
-    case OP_B_SIMPLEX: {
-        int k1 = op->inn[0]; /* K - 1 */
-        double *part = t->part + op->pbuf, stick = 1;
-        for (int k = 0; k < k1; k++) {
-            double z = sigmoid(V(op->in[0] + k) - log((double)(k1 - k)));
-            part[2 * k] = stick;
-            part[2 * k + 1] = z;
-            out[k] = stick * z;
-            t->target += log(z) + log1p(-z) + log(stick);
-            stick -= out[k];
-        }
-        out[k1] = stick;
-        return;
-    }
     case OP_FFI: {
         double *ptrs[TAPE_MAX_IN];
         for (int k = 0; k < op->nin; k++)
@@ -692,7 +389,7 @@ static inline __attribute__((always_inline)) void eval_op(Tape *t, TapeOp *op)
     case OP_B_CHOL_CORR:
         t->target += chol_corr_forward(t->val + op->in[0], op->iaux[0], out);
         return;
-    case OP__COUNT:
+    default:
         return;
     }
 }
@@ -780,87 +477,10 @@ static void backward_cholesky(Tape *t, const TapeOp *op)
 
 static void backward_op(Tape *t, const TapeOp *op)
 {
+    if (tape_backward_pure(t, op))
+        return;
     const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
     switch (op->code) {
-    case OP_COPY:
-        if (ISVAR(0))
-            for (int i = 0; i < n; i++)
-                t->adj[INSLOT(0, i)] += ga[i];
-        /* an assignment overwrites dst: what came before it in dst (an
-           earlier pass of an enumerated site) gets none of this adjoint */
-        memset(t->adj + op->out, 0, sizeof(double) * (size_t)n);
-        return;
-    case OP_GATHER: {
-        const int *idx = t->ipool + op->ipool;
-        for (int i = 0; i < n; i++)
-            t->adj[op->in[0] + idx[i]] += ga[i];
-        return;
-    }
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_LOG1P: case OP_EXPM1:
-    case OP_SQRT: case OP_ABS: case OP_SIN: case OP_COS: case OP_TAN:
-    case OP_TANH: case OP_SIGMOID: case OP_LOGIT: case OP_SOFTPLUS:
-    case OP_LGAMMA: case OP_DIGAMMA: case OP_ERF: case OP_PHI:
-    case OP_SQUARE: case OP_INV: case OP_LOG_SIGMOID:
-        for (int i = 0; i < n; i++)
-            if (ga[i] != 0)
-                t->adj[INSLOT(0, i)] += ga[i] * unary_d(op->code, IN(0, i), out[i]);
-        return;
-    case OP_ADD: case OP_SUB: case OP_MUL:
-        backward_arith(t, op);
-        return;
-    case OP_DIV: case OP_POW: case OP_LBETA: case OP_FMIN: case OP_FMAX:
-        for (int i = 0; i < n; i++) {
-            double da, db;
-            binary_d(op->code, IN(0, i), IN(1, i), out[i], &da, &db);
-            if (ISVAR(0))
-                t->adj[INSLOT(0, i)] += ga[i] * da;
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[i] * db;
-        }
-        return;
-    case OP_SUM:
-        for (int i = 0; i < op->inn[0]; i++)
-            t->adj[op->in[0] + i] += ga[0];
-        return;
-    case OP_DOT: {
-        int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
-        for (int i = 0; i < m; i++) {
-            if (ISVAR(0))
-                t->adj[INSLOT(0, i)] += ga[0] * IN(1, i);
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[0] * IN(0, i);
-        }
-        return;
-    }
-    case OP_LSE:
-        for (int i = 0; i < op->inn[0]; i++)
-            t->adj[op->in[0] + i] += ga[0] * exp(V(op->in[0] + i) - out[0]);
-        return;
-    case OP_CUMSUM: {
-        double s = 0;
-        for (int i = n - 1; i >= 0; i--) {
-            s += ga[i];
-            t->adj[op->in[0] + i] += s;
-        }
-        return;
-    }
-    case OP_SOFTMAX: {
-        double s = 0;
-        for (int i = 0; i < n; i++)
-            s += ga[i] * out[i];
-        for (int i = 0; i < n; i++)
-            t->adj[op->in[0] + i] += out[i] * (ga[i] - s);
-        return;
-    }
-    case OP_LOG_SOFTMAX: {
-        double s = 0;
-        for (int i = 0; i < n; i++)
-            s += ga[i];
-        for (int i = 0; i < n; i++)
-            t->adj[op->in[0] + i] += ga[i] - exp(out[i]) * s;
-        return;
-    }
     case OP_MATVEC: {
         int r = op->iaux[0], c = op->iaux[1];
         if (ISVAR(0))
@@ -881,31 +501,14 @@ static void backward_op(Tape *t, const TapeOp *op)
                         t->val + op->in[0], k, ga, c, 1.0, t->adj + op->in[1], c);
         return;
     }
-    case OP_TRANSPOSE: {
-        int r = op->iaux[0], c = op->iaux[1];
-        for (int i = 0; i < r; i++)
-            for (int j = 0; j < c; j++)
-                t->adj[op->in[0] + i * c + j] += ga[j * r + i];
-        return;
-    }
     case OP_CHOLESKY:
         backward_cholesky(t, op);
         return;
-    case OP_ACC:
-        for (int i = 0; i < op->inn[0]; i++)
-            t->adj[op->in[0] + i] += 1;
-        return;
     case OP_LPDF:
-        if (op->kern)
-            tape_kernel_backward(t, op);
-        else
-            backward_lpdf(t, op);
+        backward_lpdf(t, op);
         return;
     case OP_GLM:
         tape_glm_backward(t, op);
-        return;
-    case OP_AFFINE:
-        tape_affine_backward(t, op);
         return;
     case OP_TRUNC:
         backward_trunc(t, op);
@@ -922,57 +525,13 @@ static void backward_op(Tape *t, const TapeOp *op)
         }
         return;
     }
-    case OP_B_LOWER: case OP_B_UPPER:
-        for (int i = 0; i < n; i++) {
-            double e = t->part[op->pbuf + i];
-            t->adj[INSLOT(0, i)] += (op->code == OP_B_LOWER ? ga[i] : -ga[i]) * e + 1;
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[i];
-        }
-        return;
-    case OP_B_INTERVAL:
-        for (int i = 0; i < n; i++) {
-            double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
-            double w = hi - lo;
-            t->adj[INSLOT(0, i)] += ga[i] * w * s * (1 - s) + (1 - 2 * s);
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[i] * (1 - s) - 1 / w;
-            if (ISVAR(2))
-                t->adj[INSLOT(2, i)] += ga[i] * s + 1 / w;
-        }
-        return;
-    case OP_B_ORDERED: case OP_B_POS_ORDERED: {
-        double g = 0;
-        for (int i = n - 1; i >= 0; i--) {
-            g += ga[i];
-            double u = V(op->in[0] + i);
-            if (i == 0 && op->code == OP_B_ORDERED)
-                t->adj[op->in[0]] += g;
-            else
-                t->adj[op->in[0] + i] += g * exp(u) + 1;
-        }
-        return;
-    }
-    case OP_B_SIMPLEX: {
-        int k1 = op->inn[0];
-        const double *part = t->part + op->pbuf;
-        double a_stick = ga[k1]; /* adjoint of the stick left after step k */
-        for (int k = k1 - 1; k >= 0; k--) {
-            double stick = part[2 * k], z = part[2 * k + 1];
-            double a_z = -a_stick * stick + ga[k] * stick + 1 / z - 1 / (1 - z);
-            double a_prev = a_stick * (1 - z) + ga[k] * z + 1 / stick;
-            t->adj[op->in[0] + k] += a_z * z * (1 - z);
-            a_stick = a_prev;
-        }
-        return;
-    }
     case OP_FFI:
         backward_ffi(t, op);
         return;
     case OP_B_CHOL_CORR:
         chol_corr_backward(t->val + op->in[0], op->iaux[0], out, ga, t->adj + op->in[0]);
         return;
-    case OP__COUNT:
+    default:
         return;
     }
 }
@@ -1108,7 +667,6 @@ void tape_eval_op(Tape *t, TapeOp *op)
 double tape_forward(Tape *t)
 {
     t->target = t->target_const;
-    t->nan_op = -1;
     for (int i = 0; i < t->nops; i++)
         eval_op(t, &t->ops[i]);
     return t->target;

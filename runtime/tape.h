@@ -117,7 +117,6 @@ typedef struct Tape {
     double target;
     double target_const;     /* density terms folded at trace time (no parameter) */
     int dynamic;             /* control flow read a parameter: re-trace each time */
-    int nan_op;              /* index of the first op that produced NaN, or -1 */
     /* local targets (tape_local_begin/end): while one is open, density
        terms are recorded as values and their slots collected here */
     int *local;
@@ -200,8 +199,6 @@ typedef enum {
 int tape_kernel_pick(const Tape *t, const TapeOp *op, long *npart);
 /* Precompute the constant terms of a picked kernel into its part buffer. */
 void tape_kernel_prepare(Tape *t, const TapeOp *op);
-void tape_kernel_forward(Tape *t, const TapeOp *op);
-void tape_kernel_backward(Tape *t, const TapeOp *op);
 /* At the recording of an OP_LPDF whose parameter is X * beta (+ alpha), X
  * data, produced by the last recorded ops: replace those ops and the
  * density by one OP_GLM (recorded and evaluated).  Returns 1 if it did. */
@@ -211,8 +208,6 @@ void tape_glm_backward(Tape *t, const TapeOp *op);
 /* At the recording of an OP_ADD that reads the product of the MUL recorded
  * just before it: one OP_AFFINE instead of the two.  Returns 1 if it did. */
 int tape_fuse_affine(Tape *t, const TapeOp *add);
-void tape_affine_forward(Tape *t, const TapeOp *op);
-void tape_affine_backward(Tape *t, const TapeOp *op);
 /* Append an op built by hand (its output slots allocated), reserve its
  * partials (np doubles), evaluate it, and register its adjoint ranges. */
 void tape_push_op(Tape *t, TapeOp *op, long np);

@@ -49,7 +49,7 @@
  * slots (a model that re-traces, like one under enumeration, records its
  * ops afresh).
  */
-#include "tape.h"
+#include "tape_ops.h"
 
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_sf_gamma.h>
@@ -69,37 +69,6 @@ __attribute__((target("avx2"))) __m256d _ZGVdN4v_exp(__m256d x);
 __attribute__((target("avx2"))) __m256d _ZGVdN4v_log1p(__m256d x);
 #endif
 
-#define LOG_SQRT_2PI 0.918938533204672741780329736406 /* log(sqrt(2 pi)) */
-#define LOG_PI       1.144729885849400174143427351353 /* log(pi)         */
-
-#define ISVAR(op, k) ((op)->varmask & (1u << (k)))
-
-static int is_pos(double v) { return v > 0 && v < INFINITY; }
-
-/* ---- location-scale kernels ------------------------------------------- */
-
-/* Where each argument sits: x is input 0; a location (if any) input 1; the
- * scale is the last input. */
-typedef struct {
-    int half;      /* HalfNormal / HalfCauchy: no location, x >= 0 */
-    int cauchy;    /* Cauchy shape instead of the Normal's       */
-    int si;        /* input index of sigma                       */
-} Family;
-
-static Family family_of(int kern)
-{
-    Family f = {kern == KERN_HALF_NORMAL || kern == KERN_HALF_CAUCHY,
-                kern == KERN_CAUCHY || kern == KERN_HALF_CAUCHY, 0};
-    f.si = f.half ? 1 : 2;
-    return f;
-}
-
-/* The per-element constant of each family's log density. */
-static double family_const(Family f)
-{
-    double c = f.cauchy ? -LOG_PI : -LOG_SQRT_2PI;
-    return f.half ? c + M_LN2 : c;
-}
 
 int tape_kernel_pick(const Tape *t, const TapeOp *op, long *npart)
 {
@@ -113,33 +82,18 @@ int tape_kernel_pick(const Tape *t, const TapeOp *op, long *npart)
         return KERN_GENERIC;
     Family f = family_of(kern);
     int ns = op->inn[f.si];
-    if (!ISVAR(op, f.si)) /* a constant sigma must be valid, or the generic path says NaN */
+    if (!OPVAR(op, f.si)) /* a constant sigma must be valid, or the generic path says NaN */
         for (int i = 0; i < ns; i++)
             if (!is_pos(t->val[op->in[f.si] + i]))
                 return KERN_GENERIC;
-    if (!f.half && !ISVAR(op, 1)) /* likewise a constant location */
+    if (!f.half && !OPVAR(op, 1)) /* likewise a constant location */
         for (int i = 0; i < op->inn[1]; i++)
             if (!isfinite(t->val[op->in[1] + i]))
                 return KERN_GENERIC;
     /* sum of log sigma over the elements, 1/sigma, then per element d lp /
        d mu (and d lp / d sigma when sigma is a parameter) for the backward */
-    *npart = 1 + (long)ns + (long)op->iaux[0] * (ISVAR(op, f.si) ? 2 : 1);
+    *npart = 1 + (long)ns + (long)op->iaux[0] * (OPVAR(op, f.si) ? 2 : 1);
     return kern;
-}
-
-/* part[0] = sum over the n elements of log sigma, part[1..] = 1/sigma. */
-static int scale_terms(const Tape *t, const TapeOp *op, Family f, double *part)
-{
-    const double *s = t->val + op->in[f.si];
-    int ns = op->inn[f.si], n = op->iaux[0], bad = 0;
-    double logsum = 0;
-    for (int i = 0; i < ns; i++) {
-        bad |= !is_pos(s[i]);
-        part[1 + i] = 1 / s[i];
-        logsum += log(s[i]);
-    }
-    part[0] = ns == 1 ? n * logsum : logsum;
-    return bad;
 }
 
 void tape_kernel_prepare(Tape *t, const TapeOp *op)
@@ -154,123 +108,8 @@ void tape_kernel_prepare(Tape *t, const TapeOp *op)
         return;
     }
     Family f = family_of(op->kern);
-    if (!ISVAR(op, f.si))
+    if (!OPVAR(op, f.si))
         scale_terms(t, op, f, t->part + op->pbuf);
-}
-
-/* The sum goes to the op's output slot (a value such as Normal_lpdf(..))
- * or into the target, scaled (subsampling); a non-finite one names the op. */
-static inline void deliver(Tape *t, const TapeOp *op, double sum)
-{
-    if (op->nout == 1)
-        t->val[op->out] = sum * op->daux;
-    else
-        t->target += sum * op->daux;
-    if (!isfinite(sum) && t->nan_op < 0)
-        t->nan_op = (int)(op - t->ops);
-}
-
-/* log(1 + z^2), also once z*z has overflowed (as dist_continuous.c). */
-static double log1p_sq(double z, double z2)
-{
-    return z2 < INFINITY ? log1p(z2) : 2 * log(fabs(z));
-}
-
-/* A non-finite location makes z infinite or NaN, hence lp non-finite: only
- * then is it worth looking for one (it turns the result into NaN). */
-static int bad_location(const Tape *t, const TapeOp *op)
-{
-    for (int i = 0; i < op->inn[1]; i++)
-        if (!isfinite(t->val[op->in[1] + i]))
-            return 1;
-    return 0;
-}
-
-#define ALWAYS_INLINE __attribute__((always_inline)) inline
-
-static ALWAYS_INLINE void locscale_forward(Tape *t, const TapeOp *op, Family f)
-{
-    int n = op->iaux[0];
-    double *part = t->part + op->pbuf;
-    int bad = ISVAR(op, f.si) ? scale_terms(t, op, f, part) : 0;
-    const double *x = t->val + op->in[0], *inv = part + 1;
-    const double *mu = f.half ? NULL : t->val + op->in[1];
-    int sx = op->inn[0] != 1, ss = op->inn[f.si] != 1, sm = f.half ? 0 : op->inn[1] != 1;
-    double *w = part + 1 + op->inn[f.si], *ws = ISVAR(op, f.si) ? w + n : NULL;
-    double acc = 0;
-    int below = 0;
-    for (int i = 0; i < n; i++) {
-        double xi = x[i * sx], m = f.half ? 0 : mu[i * sm], iv = inv[i * ss];
-        if (f.half)
-            below |= xi < 0;
-        double z = (xi - m) * iv, z2 = z * z;
-        if (f.cauchy) {
-            acc += log1p_sq(z, z2);
-            w[i] = 2 * z * iv / (1 + z2);
-            if (ws)
-                ws[i] = (2 * (z2 < INFINITY ? z2 / (1 + z2) : 1) - 1) * iv;
-        } else {
-            acc += z2;
-            w[i] = z * iv;
-            if (ws)
-                ws[i] = (z2 - 1) * iv;
-        }
-    }
-    double lp = (f.cauchy ? -acc : -0.5 * acc) - part[0] + n * family_const(f);
-    if (!isfinite(lp) && !f.half && ISVAR(op, 1) && bad_location(t, op))
-        bad = 1;
-    if (bad)
-        lp = NAN;
-    else if (below && !isnan(lp))
-        lp = -INFINITY;
-    deliver(t, op, lp);
-}
-
-/* The forward pass left d lp / d mu (= -d lp / dx) and, for a parameter
- * sigma, d lp / d sigma per element; only the parameters' adjoints move. */
-static ALWAYS_INLINE void locscale_backward(Tape *t, const TapeOp *op, Family f)
-{
-    int n = op->iaux[0];
-    const double *w = t->part + op->pbuf + 1 + op->inn[f.si], *ws = w + n;
-    double g = op->nout == 1 ? op->daux * t->adj[op->out] : op->daux;
-    if (ISVAR(op, 0)) {
-        double *ax = t->adj + op->in[0];
-        int sx = op->inn[0] != 1;
-        for (int i = 0; i < n; i++)
-            ax[i * sx] -= g * w[i];
-    }
-    if (!f.half && ISVAR(op, 1)) {
-        double *am = t->adj + op->in[1];
-        int sm = op->inn[1] != 1;
-        for (int i = 0; i < n; i++)
-            am[i * sm] += g * w[i];
-    }
-    if (ISVAR(op, f.si)) {
-        double *as = t->adj + op->in[f.si];
-        int ss = op->inn[f.si] != 1;
-        for (int i = 0; i < n; i++)
-            as[i * ss] += g * ws[i];
-    }
-}
-
-void tape_kernel_forward(Tape *t, const TapeOp *op)
-{
-    switch (op->kern) {
-    case KERN_NORMAL: locscale_forward(t, op, family_of(KERN_NORMAL)); return;
-    case KERN_HALF_NORMAL: locscale_forward(t, op, family_of(KERN_HALF_NORMAL)); return;
-    case KERN_CAUCHY: locscale_forward(t, op, family_of(KERN_CAUCHY)); return;
-    case KERN_HALF_CAUCHY: locscale_forward(t, op, family_of(KERN_HALF_CAUCHY)); return;
-    }
-}
-
-void tape_kernel_backward(Tape *t, const TapeOp *op)
-{
-    switch (op->kern) {
-    case KERN_NORMAL: locscale_backward(t, op, family_of(KERN_NORMAL)); return;
-    case KERN_HALF_NORMAL: locscale_backward(t, op, family_of(KERN_HALF_NORMAL)); return;
-    case KERN_CAUCHY: locscale_backward(t, op, family_of(KERN_CAUCHY)); return;
-    case KERN_HALF_CAUCHY: locscale_backward(t, op, family_of(KERN_HALF_CAUCHY)); return;
-    }
 }
 
 /* ---- the fused GLM likelihood ------------------------------------------ */
@@ -318,7 +157,7 @@ int tape_fuse_glm(Tape *t, const TapeOp *lpdf)
         if (k < 0 || add->inn[1 - k] != 1)
             return 0;
         alpha = add->in[1 - k];
-        alpha_var = ISVAR(add, 1 - k) != 0;
+        alpha_var = OPVAR(add, 1 - k) != 0;
     }
     if (!glm_family_ok(d, t->val + lpdf->in[0], n))
         return 0; /* the generic path reports the value outside the support */
@@ -441,7 +280,7 @@ void tape_glm_backward(Tape *t, const TapeOp *op)
     if (op->in[5] != op->in[4])
         for (int i = 0; i < n; i++)
             r[i] += axb[i];
-    if (ISVAR(op, 3))
+    if (OPVAR(op, 3))
         t->adj[op->in[3]] += sa;
     cblas_dgemv(CblasRowMajor, CblasTrans, n, D, 1.0, t->val + op->in[1], D, r, 1, 1.0,
                 t->adj + op->in[2], 1);
@@ -473,7 +312,7 @@ int tape_fuse_affine(Tape *t, const TapeOp *add)
     f.inn[2] = mul->inn[1];
     f.in[3] = mul->out;
     f.inn[3] = n;
-    f.varmask = (uint8_t)((ISVAR(add, 1 - k) ? 1u : 0) | (mul->varmask & 3u) << 1);
+    f.varmask = (uint8_t)((OPVAR(add, 1 - k) ? 1u : 0) | (mul->varmask & 3u) << 1);
     f.out = add->out;
     f.nout = n;
     t->nops--; /* the product's slots stay; OP_AFFINE writes them */
@@ -481,45 +320,3 @@ int tape_fuse_affine(Tape *t, const TapeOp *add)
     return 1;
 }
 
-void tape_affine_forward(Tape *t, const TapeOp *op)
-{
-    const double *a = t->val + op->in[0], *b = t->val + op->in[1], *c = t->val + op->in[2];
-    double *p = t->val + op->in[3], *out = t->val + op->out;
-    int n = op->nout, sa = op->inn[0] != 1, sb = op->inn[1] != 1, sc = op->inn[2] != 1;
-    for (int i = 0; i < n; i++) {
-        p[i] = b[i * sb] * c[i * sc];
-        out[i] = a[i * sa] + p[i];
-    }
-}
-
-void tape_affine_backward(Tape *t, const TapeOp *op)
-{
-    const double *b = t->val + op->in[1], *c = t->val + op->in[2];
-    const double *ga = t->adj + op->out;
-    double *gp = t->adj + op->in[3]; /* the product's adjoint: later readers' share */
-    int n = op->nout, sb = op->inn[1] != 1, sc = op->inn[2] != 1;
-    if (ISVAR(op, 0)) {
-        double *aa = t->adj + op->in[0];
-        if (op->inn[0] == 1) {
-            double s = 0;
-            for (int i = 0; i < n; i++)
-                s += ga[i];
-            aa[0] += s;
-        } else {
-            for (int i = 0; i < n; i++)
-                aa[i] += ga[i];
-        }
-    }
-    for (int i = 0; i < n; i++)
-        gp[i] += ga[i];
-    if (ISVAR(op, 1)) {
-        double *ab = t->adj + op->in[1];
-        for (int i = 0; i < n; i++)
-            ab[i * sb] += gp[i] * c[i * sc];
-    }
-    if (ISVAR(op, 2)) {
-        double *ac = t->adj + op->in[2];
-        for (int i = 0; i < n; i++)
-            ac[i * sc] += gp[i] * b[i * sb];
-    }
-}
