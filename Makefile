@@ -14,10 +14,11 @@ LDLIBS  += -lgsl -lopenblas -lffi -ldl -lm -lpthread
 DEPS_PKGS = re2c bison libgsl-dev libffi-dev libopenblas-dev python3 valgrind
 
 LIB_SRCS = $(wildcard compiler/*.c runtime/*.c stdlib/*.c)
-GEN_SRCS = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/prelude.c
+GEN_SRCS = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c $(BUILD)/gen/prelude.c \
+           $(BUILD)/gen/native_prelude.c
 CLI_SRCS = $(wildcard cli/*.c)
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/parser.o $(BUILD)/gen/lexer.o \
-           $(BUILD)/gen/prelude.o
+           $(BUILD)/gen/prelude.o $(BUILD)/gen/native_prelude.o
 CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -39,6 +40,14 @@ $(BUILD)/gen/lexer.c: grammar/lexer.re $(BUILD)/gen/parser.h
 $(BUILD)/gen/prelude.c: stdlib/prelude.cm stdlib/embed.sh
 	@mkdir -p $(BUILD)/gen
 	sh stdlib/embed.sh stdlib/prelude.cm $@ cm_prelude_source
+
+# the headers native code is compiled against (runtime/native.c), as one
+# text with their includes of each other dropped
+NATIVE_HEADERS = stdlib/dist.h runtime/tape.h runtime/tape_ops.h
+$(BUILD)/gen/native_prelude.c: $(NATIVE_HEADERS) stdlib/embed.sh
+	@mkdir -p $(BUILD)/gen
+	cat $(NATIVE_HEADERS) | grep -v '^#include "' > $(BUILD)/gen/native_prelude.h.txt
+	sh stdlib/embed.sh $(BUILD)/gen/native_prelude.h.txt $@ cm_native_prelude
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -Igrammar -Wno-unused-function -Wno-sign-compare -c -o $@ $<

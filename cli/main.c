@@ -23,6 +23,7 @@
 #include "infer.h"
 #include "ir.h"
 #include "model_dag.h"
+#include "native.h"
 #include "summary.h"
 #include "svi.h"
 #include "svi_user.h"
@@ -61,6 +62,8 @@ static void usage(FILE *out)
           "  --seed N  --threads N  --output FILE.csv  --adapt-delta X (0.8)\n"
           "  --max-depth N (10)  --metric diag|dense|unit  --init R (2)  --steps L (hmc)\n"
           "  --no-adapt              fixed step size and unit metric\n"
+          "  --jit auto|on|off       the gradient as native code, compiled by cc and cached\n"
+          "                          (auto: once a run is long, or from the cache; nuts, hmc)\n"
           "SVI (--infer svi, see docs/svi.md):\n"
           "  --guide normal|mvn|lowrank:R|delta|laplace (normal)  --steps N (5000)\n"
           "  --optim adam|clipped-adam|sgd (adam)  --lr X (0.01)  --lr-decay X (1)\n"
@@ -94,6 +97,7 @@ typedef struct {
     const char *guide_file; /* --guide-file: a guide written in cm */
     int autoguide_flag;     /* --guide was given */
     int quiet;
+    int jit;                /* --jit: JitMode, or -1 when not given */
 } Cli;
 
 static int fail(const char *fmt, const char *a, const char *b)
@@ -161,6 +165,7 @@ static int parse_args(Cli *c, int argc, char **argv)
     sampler_config_default(&c->io.cfg);
     svi_options_default(&c->svi);
     c->steps = -1;
+    c->jit = -1;
     c->io.chains = 4;
     c->io.threads = -1;
     c->io.samples = -1;
@@ -314,6 +319,11 @@ static int parse_args(Cli *c, int argc, char **argv)
             else if (!strcmp(v, "dense")) c->io.cfg.metric = METRIC_DENSE;
             else if (!strcmp(v, "unit")) c->io.cfg.metric = METRIC_UNIT;
             else return fail("--metric must be diag, dense or unit; got '%s'%s", v, ""), -1;
+        } else if (!strcmp(a, "--jit")) {
+            NEED_VALUE();
+            c->jit = native_parse_mode(v);
+            if (c->jit < 0)
+                return fail("--jit must be auto, on or off; got '%s'%s", v, ""), -1;
         } else if (!strcmp(a, "--init")) {
             NEED_VALUE();
             if (parse_double(a, v, 0, 1e6, &x)) return -1;
@@ -350,6 +360,9 @@ static int parse_args(Cli *c, int argc, char **argv)
         c->engine = c->counterfactual || (c->effect && c->ndata == 0) ? "is" : "nuts";
     if (c->steps >= 0 && strcmp(c->engine, "hmc") != 0 && strcmp(c->engine, "svi") != 0)
         return fail("--steps applies to --infer hmc and svi only%s%s", "", ""), -1;
+    if (c->jit >= 0 && (strcmp(c->action, "infer") != 0 ||
+                        (strcmp(c->engine, "nuts") != 0 && strcmp(c->engine, "hmc") != 0)))
+        return fail("--jit applies to --infer nuts and hmc only%s%s", "", ""), -1;
     if ((c->steps == 0 || c->steps > 100000) && !strcmp(c->engine, "hmc"))
         return fail("--steps for --infer hmc needs an integer in 1..100000%s%s", "", ""), -1;
     if (!strcmp(c->engine, "svi")) {
@@ -535,6 +548,8 @@ int main(int argc, char **argv)
         cli_free(&c);
         return 2;
     }
+    if (c.jit >= 0)
+        native_set_mode((JitMode)c.jit);
     if (!strcmp(c.action, "summary")) {
         int r = run_summary(&c);
         cli_free(&c);

@@ -11,6 +11,7 @@
 #include "model.h"
 
 #include "enumerate.h"
+#include "native.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -97,6 +98,8 @@ double model_column_value(const Exec *ex, const Program *p, int var, int off)
     return ex->tape->val[ex->vars[var].slot + off];
 }
 
+static int model_native_attach(Model *m);
+
 int model_init(Model *m, const Program *p, const DataSet *data, DoHandler *dos, unsigned long seed)
 {
     memset(m, 0, sizeof *m);
@@ -119,6 +122,27 @@ int model_init(Model *m, const Program *p, const DataSet *data, DoHandler *dos, 
     m->param.discovering = 0;
     m->dim = m->param.dim;
     m->ncols = model_columns(p, &m->ex, &m->names, &m->col_var, &m->col_off);
+    return model_native_attach(m);
+}
+
+/* The native tier (native.h): attach the tape's code, loaded at once when
+ * cached; under --jit on, build it now or fail. */
+static int model_native_attach(Model *m)
+{
+    char why[512];
+    m->native = native_attach(&m->tape, m->param.slots, m->dim, why, sizeof why);
+    if (native_mode() != JIT_ON)
+        return 0;
+    if (!m->native) {
+        fprintf(stderr, "cmrun: --jit on: this model cannot run as native code: %s "
+                        "(use --jit auto or off)\n", why);
+        return -1;
+    }
+    char err[1024];
+    if (native_build_now(m->native, err, sizeof err) != 0) {
+        fprintf(stderr, "cmrun: --jit on: cannot compile the model's native code: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -139,6 +163,11 @@ void model_free(Model *m)
 static int evaluate(Model *m, const double *q)
 {
     m->n_evals++;
+    NativeLogpGrad fn = m->native ? native_function(m->native) : NULL;
+    if (fn) {
+        fn(&m->tape, q, NULL, native_hooks());
+        return 0;
+    }
     if (!m->tape.dynamic) {
         for (int i = 0; i < m->dim; i++)
             m->tape.val[m->param.slots[i]] = q[i];
@@ -167,6 +196,15 @@ double model_logp(Model *m, const double *q)
 double model_logp_grad(void *ctx, const double *q, double *grad)
 {
     Model *m = ctx;
+    if (m->native) {
+        NativeLogpGrad fn = native_function(m->native);
+        if (fn) {
+            m->n_evals++;
+            return fn(&m->tape, q, grad, native_hooks());
+        }
+        if (m->n_evals == NATIVE_HOT_EVALS && native_mode() == JIT_AUTO)
+            native_request(m->native); /* a long run: worth compiling */
+    }
     if (evaluate(m, q) != 0) {
         for (int i = 0; i < m->dim; i++)
             grad[i] = NAN;

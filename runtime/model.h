@@ -15,6 +15,7 @@
 
 #include "exec.h"
 #include "handlers.h"
+#include "native.h"
 
 typedef struct {
     const Program *prog;
@@ -33,6 +34,7 @@ typedef struct {
     int *col_off;              /* element offset within the variable */
     long n_evals;
     int failed;                /* a re-run of a dynamic model failed: stop */
+    NativeCode *native;        /* the tape as native code (native.h), or NULL */
 } Model;
 
 /* Returns 0, or -1 after printing a located error. */

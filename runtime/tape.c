@@ -664,6 +664,11 @@ void tape_eval_op(Tape *t, TapeOp *op)
     eval_op(t, op);
 }
 
+void tape_backward_op(Tape *t, const TapeOp *op)
+{
+    backward_op(t, op);
+}
+
 double tape_forward(Tape *t)
 {
     t->target = t->target_const;
@@ -672,19 +677,9 @@ double tape_forward(Tape *t)
     return t->target;
 }
 
-/* Only parameter-dependent slots carry adjoints (an op writes an input's
- * adjoint only when that input is variable), so only they are zeroed: the
- * inputs and the ops' outputs, not the data (125,000 slots for the
- * logistic-regression bench).  Recording merges those ranges as it goes
- * (t->zero), so a small model zeroes one or two runs of slots rather than
- * one per op. */
 void tape_backward(Tape *t)
 {
-    if (t->zhi - t->zlo <= 2 * t->zcount + 64) /* one sweep, data slots and all */
-        memset(t->adj + t->zlo, 0, sizeof(double) * (size_t)(t->zhi - t->zlo));
-    else
-        for (long i = 0; i < t->nzero; i += 2)
-            memset(t->adj + t->zero[i], 0, sizeof(double) * (size_t)t->zero[i + 1]);
+    tape_zero_adjoints(t);
     for (int i = t->nops - 1; i >= 0; i--)
         backward_op(t, &t->ops[i]);
 }

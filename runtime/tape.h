@@ -157,6 +157,8 @@ void tape_backward(Tape *t);
 
 /* Evaluate one op (forward); used by tape_op for folding and by replay. */
 void tape_eval_op(Tape *t, TapeOp *op);
+/* Its adjoint (one op of tape_backward, adjoints not zeroed). */
+void tape_backward_op(Tape *t, const TapeOp *op);
 
 const char *tape_op_name(OpCode c);
 

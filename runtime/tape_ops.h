@@ -402,149 +402,539 @@ static TAPE_INLINE void tape_affine_backward(Tape *t, const TapeOp *op)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-static TAPE_INLINE int tape_forward_pure(Tape *t, const TapeOp *op)
+static TAPE_INLINE void op_fwd_copy(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    switch (op->code) {
-    case OP_COPY:
-        for (int i = 0; i < n; i++)
-            out[i] = IN(0, i);
-        return 1;
-    case OP_GATHER: {
-        const int *idx = t->ipool + op->ipool;
-        for (int i = 0; i < n; i++)
-            out[i] = V(op->in[0] + idx[i]);
-        return 1;
+    (void)out;
+    (void)n;
+    for (int i = 0; i < n; i++)
+        out[i] = IN(0, i);
+}
+
+static TAPE_INLINE void op_fwd_gather(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    const int *idx = t->ipool + op->ipool;
+    for (int i = 0; i < n; i++)
+        out[i] = V(op->in[0] + idx[i]);
+}
+
+static TAPE_INLINE void op_fwd_unary(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    for (int i = 0; i < n; i++)
+        out[i] = unary(op->code, IN(0, i));
+}
+
+static TAPE_INLINE void op_fwd_arith(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    forward_arith(t, op);
+}
+
+static TAPE_INLINE void op_fwd_binary(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    for (int i = 0; i < n; i++)
+        out[i] = binary(op->code, IN(0, i), IN(1, i));
+}
+
+static TAPE_INLINE void op_fwd_sum(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    double s = 0;
+    for (int i = 0; i < op->inn[0]; i++)
+        s += V(op->in[0] + i);
+    out[0] = s;
+}
+
+static TAPE_INLINE void op_fwd_dot(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    double s = 0;
+    int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
+    for (int i = 0; i < m; i++)
+        s += IN(0, i) * IN(1, i);
+    out[0] = s;
+}
+
+static TAPE_INLINE void op_fwd_lse(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    double mx = -INFINITY, s = 0;
+    for (int i = 0; i < op->inn[0]; i++)
+        if (V(op->in[0] + i) > mx)
+            mx = V(op->in[0] + i);
+    if (mx == -INFINITY) {
+        out[0] = -INFINITY;
+        return;
     }
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_LOG1P: case OP_EXPM1:
-    case OP_SQRT: case OP_ABS: case OP_SIN: case OP_COS: case OP_TAN:
-    case OP_TANH: case OP_SIGMOID: case OP_LOGIT: case OP_SOFTPLUS:
-    case OP_LGAMMA: case OP_DIGAMMA: case OP_ERF: case OP_PHI:
-    case OP_SQUARE: case OP_INV: case OP_LOG_SIGMOID:
-        for (int i = 0; i < n; i++)
-            out[i] = unary(op->code, IN(0, i));
-        return 1;
-    case OP_ADD: case OP_SUB: case OP_MUL:
-        forward_arith(t, op);
-        return 1;
-    case OP_DIV: case OP_POW: case OP_LBETA: case OP_FMIN: case OP_FMAX:
-        for (int i = 0; i < n; i++)
-            out[i] = binary(op->code, IN(0, i), IN(1, i));
-        return 1;
-    case OP_SUM: {
-        double s = 0;
-        for (int i = 0; i < op->inn[0]; i++)
-            s += V(op->in[0] + i);
-        out[0] = s;
-        return 1;
+    for (int i = 0; i < op->inn[0]; i++)
+        s += exp(V(op->in[0] + i) - mx);
+    out[0] = mx + log(s);
+}
+
+static TAPE_INLINE void op_fwd_cumsum(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        out[i] = s += V(op->in[0] + i);
+}
+
+static TAPE_INLINE void op_fwd_softmax(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    double mx = -INFINITY, s = 0;
+    for (int i = 0; i < n; i++)
+        if (V(op->in[0] + i) > mx)
+            mx = V(op->in[0] + i);
+    for (int i = 0; i < n; i++)
+        s += exp(V(op->in[0] + i) - mx);
+    double lse = mx + log(s);
+    for (int i = 0; i < n; i++)
+        out[i] = op->code == OP_SOFTMAX ? exp(V(op->in[0] + i) - lse)
+                                        : V(op->in[0] + i) - lse;
+}
+
+static TAPE_INLINE void op_fwd_transpose(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    int r = op->iaux[0], c = op->iaux[1];
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++)
+            out[j * r + i] = V(op->in[0] + i * c + j);
+}
+
+static TAPE_INLINE void op_fwd_acc(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    double s = 0;
+    for (int i = 0; i < op->inn[0]; i++)
+        s += V(op->in[0] + i);
+    t->target += s;
+}
+
+static TAPE_INLINE void op_fwd_affine(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    tape_affine_forward(t, op);
+}
+
+static TAPE_INLINE void op_fwd_b_lower(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    double *ex = t->part + op->pbuf; /* exp(u), for the backward pass */
+    for (int i = 0; i < n; i++) {
+        double u = IN(0, i), e = exp(u);
+        ex[i] = e;
+        out[i] = op->code == OP_B_LOWER ? IN(1, i) + e : IN(1, i) - e;
+        t->target += u;
     }
-    case OP_DOT: {
-        double s = 0;
-        int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
-        for (int i = 0; i < m; i++)
-            s += IN(0, i) * IN(1, i);
-        out[0] = s;
-        return 1;
+}
+
+static TAPE_INLINE void op_fwd_b_interval(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    for (int i = 0; i < n; i++) {
+        double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
+        out[i] = lo + (hi - lo) * s;
+        if (out[i] >= hi) /* keep strictly inside when s rounds to 1 */
+            out[i] = nextafter(hi, lo);
+        t->target += log(hi - lo) + (u > 0 ? -u - 2 * log1p(exp(-u))
+                                           : u - 2 * log1p(exp(u)));
     }
-    case OP_LSE: {
-        double mx = -INFINITY, s = 0;
-        for (int i = 0; i < op->inn[0]; i++)
-            if (V(op->in[0] + i) > mx)
-                mx = V(op->in[0] + i);
-        if (mx == -INFINITY) {
-            out[0] = -INFINITY;
-            return 1;
-        }
-        for (int i = 0; i < op->inn[0]; i++)
-            s += exp(V(op->in[0] + i) - mx);
-        out[0] = mx + log(s);
-        return 1;
-    }
-    case OP_CUMSUM: {
-        double s = 0;
-        for (int i = 0; i < n; i++)
-            out[i] = s += V(op->in[0] + i);
-        return 1;
-    }
-    case OP_SOFTMAX: case OP_LOG_SOFTMAX: {
-        double mx = -INFINITY, s = 0;
-        for (int i = 0; i < n; i++)
-            if (V(op->in[0] + i) > mx)
-                mx = V(op->in[0] + i);
-        for (int i = 0; i < n; i++)
-            s += exp(V(op->in[0] + i) - mx);
-        double lse = mx + log(s);
-        for (int i = 0; i < n; i++)
-            out[i] = op->code == OP_SOFTMAX ? exp(V(op->in[0] + i) - lse)
-                                            : V(op->in[0] + i) - lse;
-        return 1;
-    }
-    case OP_TRANSPOSE: {
-        int r = op->iaux[0], c = op->iaux[1];
-        for (int i = 0; i < r; i++)
-            for (int j = 0; j < c; j++)
-                out[j * r + i] = V(op->in[0] + i * c + j);
-        return 1;
-    }
-    case OP_ACC: {
-        double s = 0;
-        for (int i = 0; i < op->inn[0]; i++)
-            s += V(op->in[0] + i);
-        t->target += s;
-        return 1;
-    }
-    case OP_AFFINE:
-        tape_affine_forward(t, op);
-        return 1;
-    case OP_B_LOWER: case OP_B_UPPER: {
-        double *ex = t->part + op->pbuf; /* exp(u), for the backward pass */
-        for (int i = 0; i < n; i++) {
-            double u = IN(0, i), e = exp(u);
-            ex[i] = e;
-            out[i] = op->code == OP_B_LOWER ? IN(1, i) + e : IN(1, i) - e;
+}
+
+static TAPE_INLINE void op_fwd_b_ordered(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    double x = 0;
+    for (int i = 0; i < n; i++) {
+        double u = V(op->in[0] + i);
+        if (i == 0 && op->code == OP_B_ORDERED) {
+            x = u;
+        } else {
+            x += exp(u);
             t->target += u;
         }
-        return 1;
+        out[i] = x;
     }
-    case OP_B_INTERVAL:
-        for (int i = 0; i < n; i++) {
-            double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
-            out[i] = lo + (hi - lo) * s;
-            if (out[i] >= hi) /* keep strictly inside when s rounds to 1 */
-                out[i] = nextafter(hi, lo);
-            t->target += log(hi - lo) + (u > 0 ? -u - 2 * log1p(exp(-u))
-                                               : u - 2 * log1p(exp(u)));
-        }
-        return 1;
-    case OP_B_ORDERED: case OP_B_POS_ORDERED: {
-        double x = 0;
-        for (int i = 0; i < n; i++) {
-            double u = V(op->in[0] + i);
-            if (i == 0 && op->code == OP_B_ORDERED) {
-                x = u;
-            } else {
-                x += exp(u);
-                t->target += u;
-            }
-            out[i] = x;
-        }
-        return 1;
+}
+
+static TAPE_INLINE void op_fwd_b_simplex(Tape *t, const TapeOp *op)
+{
+    double *out = t->val + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)n;
+    int k1 = op->inn[0]; /* K - 1 */
+    double *part = t->part + op->pbuf, stick = 1;
+    for (int k = 0; k < k1; k++) {
+        double z = sigmoid(V(op->in[0] + k) - log((double)(k1 - k)));
+        part[2 * k] = stick;
+        part[2 * k + 1] = z;
+        out[k] = stick * z;
+        t->target += log(z) + log1p(-z) + log(stick);
+        stick -= out[k];
     }
-    case OP_B_SIMPLEX: {
-        int k1 = op->inn[0]; /* K - 1 */
-        double *part = t->part + op->pbuf, stick = 1;
-        for (int k = 0; k < k1; k++) {
-            double z = sigmoid(V(op->in[0] + k) - log((double)(k1 - k)));
-            part[2 * k] = stick;
-            part[2 * k + 1] = z;
-            out[k] = stick * z;
-            t->target += log(z) + log1p(-z) + log(stick);
-            stick -= out[k];
-        }
-        out[k1] = stick;
-        return 1;
+    out[k1] = stick;
+}
+
+static TAPE_INLINE void op_bwd_copy(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    if (ISVAR(0))
+        for (int i = 0; i < n; i++)
+            t->adj[INSLOT(0, i)] += ga[i];
+    /* an assignment overwrites dst: what came before it in dst (an
+       earlier pass of an enumerated site) gets none of this adjoint */
+    memset(t->adj + op->out, 0, sizeof(double) * (size_t)n);
+}
+
+static TAPE_INLINE void op_bwd_gather(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    const int *idx = t->ipool + op->ipool;
+    for (int i = 0; i < n; i++)
+        t->adj[op->in[0] + idx[i]] += ga[i];
+}
+
+static TAPE_INLINE void op_bwd_unary(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    for (int i = 0; i < n; i++)
+        if (ga[i] != 0)
+            t->adj[INSLOT(0, i)] += ga[i] * unary_d(op->code, IN(0, i), out[i]);
+}
+
+static TAPE_INLINE void op_bwd_arith(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    backward_arith(t, op);
+}
+
+static TAPE_INLINE void op_bwd_binary(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    for (int i = 0; i < n; i++) {
+        double da, db;
+        binary_d(op->code, IN(0, i), IN(1, i), out[i], &da, &db);
+        if (ISVAR(0))
+            t->adj[INSLOT(0, i)] += ga[i] * da;
+        if (ISVAR(1))
+            t->adj[INSLOT(1, i)] += ga[i] * db;
     }
+}
+
+static TAPE_INLINE void op_bwd_sum(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    for (int i = 0; i < op->inn[0]; i++)
+        t->adj[op->in[0] + i] += ga[0];
+}
+
+static TAPE_INLINE void op_bwd_dot(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
+    for (int i = 0; i < m; i++) {
+        if (ISVAR(0))
+            t->adj[INSLOT(0, i)] += ga[0] * IN(1, i);
+        if (ISVAR(1))
+            t->adj[INSLOT(1, i)] += ga[0] * IN(0, i);
+    }
+}
+
+static TAPE_INLINE void op_bwd_lse(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    for (int i = 0; i < op->inn[0]; i++)
+        t->adj[op->in[0] + i] += ga[0] * exp(V(op->in[0] + i) - out[0]);
+}
+
+static TAPE_INLINE void op_bwd_cumsum(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    double s = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        s += ga[i];
+        t->adj[op->in[0] + i] += s;
+    }
+}
+
+static TAPE_INLINE void op_bwd_softmax(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += ga[i] * out[i];
+    for (int i = 0; i < n; i++)
+        t->adj[op->in[0] + i] += out[i] * (ga[i] - s);
+}
+
+static TAPE_INLINE void op_bwd_log_softmax(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += ga[i];
+    for (int i = 0; i < n; i++)
+        t->adj[op->in[0] + i] += ga[i] - exp(out[i]) * s;
+}
+
+static TAPE_INLINE void op_bwd_transpose(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    int r = op->iaux[0], c = op->iaux[1];
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++)
+            t->adj[op->in[0] + i * c + j] += ga[j * r + i];
+}
+
+static TAPE_INLINE void op_bwd_acc(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    for (int i = 0; i < op->inn[0]; i++)
+        t->adj[op->in[0] + i] += 1;
+}
+
+static TAPE_INLINE void op_bwd_affine(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    tape_affine_backward(t, op);
+}
+
+static TAPE_INLINE void op_bwd_b_lower(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    for (int i = 0; i < n; i++) {
+        double e = t->part[op->pbuf + i];
+        t->adj[INSLOT(0, i)] += (op->code == OP_B_LOWER ? ga[i] : -ga[i]) * e + 1;
+        if (ISVAR(1))
+            t->adj[INSLOT(1, i)] += ga[i];
+    }
+}
+
+static TAPE_INLINE void op_bwd_b_interval(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    for (int i = 0; i < n; i++) {
+        double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
+        double w = hi - lo;
+        t->adj[INSLOT(0, i)] += ga[i] * w * s * (1 - s) + (1 - 2 * s);
+        if (ISVAR(1))
+            t->adj[INSLOT(1, i)] += ga[i] * (1 - s) - 1 / w;
+        if (ISVAR(2))
+            t->adj[INSLOT(2, i)] += ga[i] * s + 1 / w;
+    }
+}
+
+static TAPE_INLINE void op_bwd_b_ordered(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    double g = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        g += ga[i];
+        double u = V(op->in[0] + i);
+        if (i == 0 && op->code == OP_B_ORDERED)
+            t->adj[op->in[0]] += g;
+        else
+            t->adj[op->in[0] + i] += g * exp(u) + 1;
+    }
+}
+
+static TAPE_INLINE void op_bwd_b_simplex(Tape *t, const TapeOp *op)
+{
+    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    int n = op->nout;
+    (void)out;
+    (void)ga;
+    (void)n;
+    int k1 = op->inn[0];
+    const double *part = t->part + op->pbuf;
+    double a_stick = ga[k1]; /* adjoint of the stick left after step k */
+    for (int k = k1 - 1; k >= 0; k--) {
+        double stick = part[2 * k], z = part[2 * k + 1];
+        double a_z = -a_stick * stick + ga[k] * stick + 1 / z - 1 / (1 - z);
+        double a_prev = a_stick * (1 - z) + ga[k] * z + 1 / stick;
+        t->adj[op->in[0] + k] += a_z * z * (1 - z);
+        a_stick = a_prev;
+    }
+}
+
+/* Every pure op code with its forward and backward body: the two
+ * dispatch switches below are made from this list, and so is the table
+ * native.c names the bodies by. */
+#define TAPE_PURE_OPS(X) \
+    X(OP_COPY, op_fwd_copy, op_bwd_copy) \
+    X(OP_GATHER, op_fwd_gather, op_bwd_gather) \
+    X(OP_NEG, op_fwd_unary, op_bwd_unary) \
+    X(OP_EXP, op_fwd_unary, op_bwd_unary) \
+    X(OP_LOG, op_fwd_unary, op_bwd_unary) \
+    X(OP_LOG1P, op_fwd_unary, op_bwd_unary) \
+    X(OP_EXPM1, op_fwd_unary, op_bwd_unary) \
+    X(OP_SQRT, op_fwd_unary, op_bwd_unary) \
+    X(OP_ABS, op_fwd_unary, op_bwd_unary) \
+    X(OP_SIN, op_fwd_unary, op_bwd_unary) \
+    X(OP_COS, op_fwd_unary, op_bwd_unary) \
+    X(OP_TAN, op_fwd_unary, op_bwd_unary) \
+    X(OP_TANH, op_fwd_unary, op_bwd_unary) \
+    X(OP_SIGMOID, op_fwd_unary, op_bwd_unary) \
+    X(OP_LOGIT, op_fwd_unary, op_bwd_unary) \
+    X(OP_SOFTPLUS, op_fwd_unary, op_bwd_unary) \
+    X(OP_LGAMMA, op_fwd_unary, op_bwd_unary) \
+    X(OP_DIGAMMA, op_fwd_unary, op_bwd_unary) \
+    X(OP_ERF, op_fwd_unary, op_bwd_unary) \
+    X(OP_PHI, op_fwd_unary, op_bwd_unary) \
+    X(OP_SQUARE, op_fwd_unary, op_bwd_unary) \
+    X(OP_INV, op_fwd_unary, op_bwd_unary) \
+    X(OP_LOG_SIGMOID, op_fwd_unary, op_bwd_unary) \
+    X(OP_ADD, op_fwd_arith, op_bwd_arith) \
+    X(OP_SUB, op_fwd_arith, op_bwd_arith) \
+    X(OP_MUL, op_fwd_arith, op_bwd_arith) \
+    X(OP_DIV, op_fwd_binary, op_bwd_binary) \
+    X(OP_POW, op_fwd_binary, op_bwd_binary) \
+    X(OP_LBETA, op_fwd_binary, op_bwd_binary) \
+    X(OP_FMIN, op_fwd_binary, op_bwd_binary) \
+    X(OP_FMAX, op_fwd_binary, op_bwd_binary) \
+    X(OP_SUM, op_fwd_sum, op_bwd_sum) \
+    X(OP_DOT, op_fwd_dot, op_bwd_dot) \
+    X(OP_LSE, op_fwd_lse, op_bwd_lse) \
+    X(OP_CUMSUM, op_fwd_cumsum, op_bwd_cumsum) \
+    X(OP_SOFTMAX, op_fwd_softmax, op_bwd_softmax) \
+    X(OP_LOG_SOFTMAX, op_fwd_softmax, op_bwd_log_softmax) \
+    X(OP_TRANSPOSE, op_fwd_transpose, op_bwd_transpose) \
+    X(OP_ACC, op_fwd_acc, op_bwd_acc) \
+    X(OP_AFFINE, op_fwd_affine, op_bwd_affine) \
+    X(OP_B_LOWER, op_fwd_b_lower, op_bwd_b_lower) \
+    X(OP_B_UPPER, op_fwd_b_lower, op_bwd_b_lower) \
+    X(OP_B_INTERVAL, op_fwd_b_interval, op_bwd_b_interval) \
+    X(OP_B_ORDERED, op_fwd_b_ordered, op_bwd_b_ordered) \
+    X(OP_B_POS_ORDERED, op_fwd_b_ordered, op_bwd_b_ordered) \
+    X(OP_B_SIMPLEX, op_fwd_b_simplex, op_bwd_b_simplex)
+
+#define TAPE_CASE_FWD(code, f, b) case code: f(t, op); return 1;
+#define TAPE_CASE_BWD(code, f, b) case code: b(t, op); return 1;
+
+static TAPE_INLINE int tape_forward_pure(Tape *t, const TapeOp *op)
+{
+    switch (op->code) {
+    TAPE_PURE_OPS(TAPE_CASE_FWD)
     case OP_LPDF:
         if (!op->kern)
             return 0;
@@ -557,145 +947,8 @@ static TAPE_INLINE int tape_forward_pure(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE int tape_backward_pure(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
     switch (op->code) {
-    case OP_COPY:
-        if (ISVAR(0))
-            for (int i = 0; i < n; i++)
-                t->adj[INSLOT(0, i)] += ga[i];
-        /* an assignment overwrites dst: what came before it in dst (an
-           earlier pass of an enumerated site) gets none of this adjoint */
-        memset(t->adj + op->out, 0, sizeof(double) * (size_t)n);
-        return 1;
-    case OP_GATHER: {
-        const int *idx = t->ipool + op->ipool;
-        for (int i = 0; i < n; i++)
-            t->adj[op->in[0] + idx[i]] += ga[i];
-        return 1;
-    }
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_LOG1P: case OP_EXPM1:
-    case OP_SQRT: case OP_ABS: case OP_SIN: case OP_COS: case OP_TAN:
-    case OP_TANH: case OP_SIGMOID: case OP_LOGIT: case OP_SOFTPLUS:
-    case OP_LGAMMA: case OP_DIGAMMA: case OP_ERF: case OP_PHI:
-    case OP_SQUARE: case OP_INV: case OP_LOG_SIGMOID:
-        for (int i = 0; i < n; i++)
-            if (ga[i] != 0)
-                t->adj[INSLOT(0, i)] += ga[i] * unary_d(op->code, IN(0, i), out[i]);
-        return 1;
-    case OP_ADD: case OP_SUB: case OP_MUL:
-        backward_arith(t, op);
-        return 1;
-    case OP_DIV: case OP_POW: case OP_LBETA: case OP_FMIN: case OP_FMAX:
-        for (int i = 0; i < n; i++) {
-            double da, db;
-            binary_d(op->code, IN(0, i), IN(1, i), out[i], &da, &db);
-            if (ISVAR(0))
-                t->adj[INSLOT(0, i)] += ga[i] * da;
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[i] * db;
-        }
-        return 1;
-    case OP_SUM:
-        for (int i = 0; i < op->inn[0]; i++)
-            t->adj[op->in[0] + i] += ga[0];
-        return 1;
-    case OP_DOT: {
-        int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
-        for (int i = 0; i < m; i++) {
-            if (ISVAR(0))
-                t->adj[INSLOT(0, i)] += ga[0] * IN(1, i);
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[0] * IN(0, i);
-        }
-        return 1;
-    }
-    case OP_LSE:
-        for (int i = 0; i < op->inn[0]; i++)
-            t->adj[op->in[0] + i] += ga[0] * exp(V(op->in[0] + i) - out[0]);
-        return 1;
-    case OP_CUMSUM: {
-        double s = 0;
-        for (int i = n - 1; i >= 0; i--) {
-            s += ga[i];
-            t->adj[op->in[0] + i] += s;
-        }
-        return 1;
-    }
-    case OP_SOFTMAX: {
-        double s = 0;
-        for (int i = 0; i < n; i++)
-            s += ga[i] * out[i];
-        for (int i = 0; i < n; i++)
-            t->adj[op->in[0] + i] += out[i] * (ga[i] - s);
-        return 1;
-    }
-    case OP_LOG_SOFTMAX: {
-        double s = 0;
-        for (int i = 0; i < n; i++)
-            s += ga[i];
-        for (int i = 0; i < n; i++)
-            t->adj[op->in[0] + i] += ga[i] - exp(out[i]) * s;
-        return 1;
-    }
-    case OP_TRANSPOSE: {
-        int r = op->iaux[0], c = op->iaux[1];
-        for (int i = 0; i < r; i++)
-            for (int j = 0; j < c; j++)
-                t->adj[op->in[0] + i * c + j] += ga[j * r + i];
-        return 1;
-    }
-    case OP_ACC:
-        for (int i = 0; i < op->inn[0]; i++)
-            t->adj[op->in[0] + i] += 1;
-        return 1;
-    case OP_AFFINE:
-        tape_affine_backward(t, op);
-        return 1;
-    case OP_B_LOWER: case OP_B_UPPER:
-        for (int i = 0; i < n; i++) {
-            double e = t->part[op->pbuf + i];
-            t->adj[INSLOT(0, i)] += (op->code == OP_B_LOWER ? ga[i] : -ga[i]) * e + 1;
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[i];
-        }
-        return 1;
-    case OP_B_INTERVAL:
-        for (int i = 0; i < n; i++) {
-            double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
-            double w = hi - lo;
-            t->adj[INSLOT(0, i)] += ga[i] * w * s * (1 - s) + (1 - 2 * s);
-            if (ISVAR(1))
-                t->adj[INSLOT(1, i)] += ga[i] * (1 - s) - 1 / w;
-            if (ISVAR(2))
-                t->adj[INSLOT(2, i)] += ga[i] * s + 1 / w;
-        }
-        return 1;
-    case OP_B_ORDERED: case OP_B_POS_ORDERED: {
-        double g = 0;
-        for (int i = n - 1; i >= 0; i--) {
-            g += ga[i];
-            double u = V(op->in[0] + i);
-            if (i == 0 && op->code == OP_B_ORDERED)
-                t->adj[op->in[0]] += g;
-            else
-                t->adj[op->in[0] + i] += g * exp(u) + 1;
-        }
-        return 1;
-    }
-    case OP_B_SIMPLEX: {
-        int k1 = op->inn[0];
-        const double *part = t->part + op->pbuf;
-        double a_stick = ga[k1]; /* adjoint of the stick left after step k */
-        for (int k = k1 - 1; k >= 0; k--) {
-            double stick = part[2 * k], z = part[2 * k + 1];
-            double a_z = -a_stick * stick + ga[k] * stick + 1 / z - 1 / (1 - z);
-            double a_prev = a_stick * (1 - z) + ga[k] * z + 1 / stick;
-            t->adj[op->in[0] + k] += a_z * z * (1 - z);
-            a_stick = a_prev;
-        }
-        return 1;
-    }
+    TAPE_PURE_OPS(TAPE_CASE_BWD)
     case OP_LPDF:
         if (!op->kern)
             return 0;
@@ -705,5 +958,43 @@ static TAPE_INLINE int tape_backward_pure(Tape *t, const TapeOp *op)
         return 0;
     }
 }
+
+
+/* Only parameter-dependent slots carry adjoints (an op writes an input's
+ * adjoint only when that input is variable), so only they are zeroed: the
+ * inputs and the ops' outputs, not the data (125,000 slots for the
+ * logistic-regression bench).  Recording merges those ranges as it goes
+ * (t->zero), so a small model zeroes one or two runs of slots rather than
+ * one per op. */
+static inline void tape_zero_adjoints(Tape *t)
+{
+    if (t->zhi - t->zlo <= 2 * t->zcount + 64) /* one sweep, data slots and all */
+        memset(t->adj + t->zlo, 0, sizeof(double) * (size_t)(t->zhi - t->zlo));
+    else
+        for (long i = 0; i < t->nzero; i += 2)
+            memset(t->adj + t->zero[i], 0, sizeof(double) * (size_t)t->zero[i + 1]);
+}
+
+/* Does tape_forward_pure (and tape_backward_pure) handle op?  The complement
+ * of the cases eval_op and backward_op keep in tape.c. */
+static inline int tape_op_is_pure(const TapeOp *op)
+{
+    switch (op->code) {
+    case OP_MATVEC: case OP_MATMUL: case OP_CHOLESKY: case OP_GLM: case OP_TRUNC:
+    case OP_LPDF_MV: case OP_FFI: case OP_B_CHOL_CORR: case OP__COUNT:
+        return 0;
+    case OP_LPDF:
+        return op->kern != 0;
+    default:
+        return 1;
+    }
+}
+
+/* What native code (native.c) calls for an op that is not pure: the
+ * interpreter's own code for it (tape_eval_op, tape_backward_op). */
+typedef struct {
+    void (*forward)(Tape *t, TapeOp *op);
+    void (*backward)(Tape *t, const TapeOp *op);
+} NativeHooks;
 
 #endif

@@ -12,12 +12,14 @@
  * q[i] = 0.3 sin(1.7 i + 0.4), so both sides do exactly one log density and
  * gradient per evaluation on the same unconstrained parameters.
  *
- *   cmgrad MODEL.cm DATA.json [--seconds S] [--evals N]
+ *   cmgrad MODEL.cm DATA.json [--seconds S] [--evals N] [--jit off|on]
  *
  * prints one line in gradbench's format:
  * `cm MODEL evals N cpu_s S ns_per_grad T lp L`.  With --evals N the count
  * is fixed (for callgrind); otherwise it doubles until the loop fills
- * --seconds of process CPU time (default 1).
+ * --seconds of process CPU time (default 1).  --jit on times the native
+ * tier (runtime/native.h; compiled, or loaded from the cache, before the
+ * loop), --jit off (the default) the interpreter.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 
 #include "compile.h"
 #include "model.h"
+#include "native.h"
 
 static double cpu_seconds(void)
 {
@@ -37,7 +40,7 @@ static double cpu_seconds(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: cmgrad MODEL.cm DATA.json [--seconds S] [--evals N]\n");
+    fprintf(stderr, "usage: cmgrad MODEL.cm DATA.json [--seconds S] [--evals N] [--jit off|on]\n");
     return 2;
 }
 
@@ -47,11 +50,14 @@ int main(int argc, char **argv)
         return usage();
     double seconds = 1;
     long fixed = 0;
+    int jit = JIT_OFF;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--evals") && i + 1 < argc)
             fixed = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--jit") && i + 1 < argc && native_parse_mode(argv[i + 1]) >= 0)
+            jit = native_parse_mode(argv[++i]);
         else
             return usage();
     }
@@ -72,6 +78,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cmgrad: %s\n", err);
         return 2;
     }
+    native_set_mode((JitMode)jit);
     Model m;
     if (model_init(&m, p, &data, NULL, 1) != 0)
         return 2;
