@@ -481,9 +481,15 @@ def callgrind_per_grad(a, name, data, steps, s1, s2):
 
 
 def callgrind_hand(a, args, n1, n2):
+    return callgrind_prog(a.gradbench, args, n1, n2)
+
+
+def callgrind_prog(prog, args, n1, n2):
+    """Instructions per evaluation of a gradbench-style program: the
+    difference of --evals n2 and n1 runs over n2 - n1."""
     irs = []
     for n in (n1, n2):
-        ir, _ = callgrind_ir([a.gradbench] + args + ["--evals", str(n)])
+        ir, _ = callgrind_ir([prog] + args + ["--evals", str(n)])
         if ir is None:
             return None
         irs.append(ir)
@@ -511,15 +517,21 @@ def handwritten(a):
     results = []
     for name, data, steps, samples, hands in cases:
         t_cm, err = best_of(3, lambda: cm_grad_time(a, name, data, steps, samples))
-        t_alone = None
+        t_alone = t_native = None
+        model = os.path.join(a.models, name + ".cm")
         if a.cmgrad:
             t_alone, _ = best_of(3, lambda: gradbench(
-                a, [os.path.join(a.models, name + ".cm"), data, "--seconds", str(a.hand_seconds)],
-                prog=a.cmgrad))
-        ir_cm = None
+                a, [model, data, "--seconds", str(a.hand_seconds), "--jit", "off"], prog=a.cmgrad))
+            t_native, _ = best_of(3, lambda: gradbench(
+                a, [model, data, "--seconds", str(a.hand_seconds), "--jit", "on"], prog=a.cmgrad))
+        ir_cm = ir_alone = ir_native = None
         if a.callgrind:
             small, large = (100, 600) if name.startswith("eight") else (10, 30)
             ir_cm = callgrind_per_grad(a, name, data, steps, small, large)
+            if a.cmgrad:
+                n1, n2 = (1000, 11000) if name.startswith("eight") else (20, 120)
+                ir_alone = callgrind_prog(a.cmgrad, [model, data, "--jit", "off"], n1, n2)
+                ir_native = callgrind_prog(a.cmgrad, [model, data, "--jit", "on"], n1, n2)
         for variant, args in hands:
             t_hw, err2 = best_of(3, lambda: gradbench(a, args + ["--seconds",
                                                                  str(a.hand_seconds)]))
@@ -528,8 +540,9 @@ def handwritten(a):
                 n1, n2 = (1000, 11000) if name.startswith("eight") else (20, 120)
                 ir_hw = callgrind_hand(a, args, n1, n2)
             results.append({"model": name, "hand_variant": variant, "cm_s_per_grad": t_cm,
-                            "cm_alone_s_per_grad": t_alone,
+                            "cm_alone_s_per_grad": t_alone, "cm_native_s_per_grad": t_native,
                             "hand_s_per_grad": t_hw, "cm_ir_per_grad": ir_cm,
+                            "cm_alone_ir_per_grad": ir_alone, "cm_native_ir_per_grad": ir_native,
                             "hand_ir_per_grad": ir_hw, "error": err or err2})
             rows.append([name, variant,
                          f"{t_cm * 1e6:.4g}" if t_cm else f"failed: {err}",
@@ -537,15 +550,22 @@ def handwritten(a):
                          fmt(t_cm / t_hw) if t_cm and t_hw else "n/a",
                          f"{t_alone * 1e6:.4g}" if t_alone else "n/a",
                          fmt(t_alone / t_hw) if t_alone and t_hw else "n/a",
+                         f"{t_native * 1e6:.4g}" if t_native else "n/a",
+                         fmt(t_native / t_hw) if t_native and t_hw else "n/a",
                          fmt(ir_cm) if ir_cm else "n/a", fmt(ir_hw) if ir_hw else "n/a",
-                         fmt(ir_cm / ir_hw) if ir_cm and ir_hw else "n/a"])
+                         fmt(ir_cm / ir_hw) if ir_cm and ir_hw else "n/a",
+                         fmt(ir_alone / ir_hw) if ir_alone and ir_hw else "n/a",
+                         fmt(ir_native / ir_hw) if ir_native and ir_hw else "n/a"])
     table(rows, ["model", "hand-written form", "cm µs/grad", "hand µs/grad", "cm / hand",
-                 "cm alone µs/grad", "alone / hand",
-                 "cm instr/grad", "hand instr/grad", "instr ratio"])
+                 "interpreted µs/grad", "interp / hand", "native µs/grad", "native / hand",
+                 "cm instr/grad", "hand instr/grad", "instr ratio", "interp instr ratio",
+                 "native instr ratio"])
     if a.cmgrad:
         say("cm alone: bench/handwritten/cmgrad.c, cm's model_logp_grad called in a loop at "
             "gradbench's fixed point (no sampler around it), timed the same way as the "
-            "hand-written code: the like-for-like ratio.")
+            "hand-written code: the like-for-like ratio, for the interpreter (`--jit off`) "
+            "and for the native tier (`--jit on`).  The first columns (cm in static HMC) use "
+            "whichever the run's --jit default gives: the native code, cached above.")
         say()
     if a.callgrind:
         say("Instruction counts: valgrind --tool=callgrind, the difference of two runs that "
@@ -555,6 +575,32 @@ def handwritten(a):
             "summary printed afterwards, which also grows with the number of draws.")
         say()
     return results
+
+
+def warm_native(a, only):
+    """Compile each model's native code (runtime/native.h) into the cache
+    before anything is timed, so that every timed run uses it from its
+    first gradient, as every run after a model's first does; print what
+    the compile took (once per model layout)."""
+    rows = []
+    for name, datafile, _ in MODELS:
+        if only and name not in only:
+            continue
+        argv = [a.cmrun, os.path.join(a.models, name + ".cm"), "--data",
+                os.path.join(a.data, datafile), "--jit", "on", "--warmup", "1", "--samples", "1",
+                "--chains", "1", "--quiet"]
+        t0 = time.time()
+        r = subprocess.run(argv, capture_output=True, text=True)
+        rows.append([name, f"{time.time() - t0:.2f}" if r.returncode == 0
+                     else "interpreted: " + r.stderr.strip().split("\n")[-1][:120]])
+    say("## Native code")
+    say()
+    say("Each model's tape compiled to native code (`--jit on`, runtime/native.h) into "
+        f"CM_CACHE_DIR={os.environ.get('CM_CACHE_DIR', '(default)')} before the timed runs, "
+        "which then load it (about a millisecond).  Seconds for the whole run that compiled it:")
+    say()
+    table(rows, ["model", "compile s"])
+    return rows
 
 
 def main():
@@ -602,6 +648,8 @@ def main():
     say()
     entries = []
     only = set(filter(None, a.only.split(",")))
+    if not a.reuse:
+        warm_native(a, only)
     if a.reuse:
         say(f"(the model figures below are those of the earlier run saved in {a.out})")
         say()

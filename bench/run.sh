@@ -68,6 +68,9 @@ fi
 out=${BENCH_OUT:-build/bench}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# the models' native code (runtime/native.h), compiled once before timing
+CM_CACHE_DIR=${CM_CACHE_DIR:-$out/native-cache}
+export CM_CACHE_DIR
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 seeds=${BENCH_SEEDS:-101}

@@ -7,6 +7,10 @@ BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
 CMRUN=$BUILD/cmrun
 export CMRUN
+# native code compiled by the runs (--jit auto, runtime/native.h) is cached
+# in the build folder, not in the user's ~/.cache
+CM_CACHE_DIR=${CM_CACHE_DIR:-$PWD/$BUILD/native-cache}
+export CM_CACHE_DIR
 passed=0
 failed=0
 failures=""
