@@ -202,8 +202,10 @@ double model_logp_grad(void *ctx, const double *q, double *grad)
             m->n_evals++;
             return fn(&m->tape, q, grad, native_hooks());
         }
-        if (m->n_evals == NATIVE_HOT_EVALS && native_mode() == JIT_AUTO)
+        if (!m->native_requested && m->n_evals >= NATIVE_HOT_EVALS && native_mode() == JIT_AUTO) {
+            m->native_requested = 1;
             native_request(m->native); /* a long run: worth compiling */
+        }
     }
     if (evaluate(m, q) != 0) {
         for (int i = 0; i < m->dim; i++)

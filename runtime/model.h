@@ -35,6 +35,7 @@ typedef struct {
     long n_evals;
     int failed;                /* a re-run of a dynamic model failed: stop */
     NativeCode *native;        /* the tape as native code (native.h), or NULL */
+    int native_requested;      /* --jit auto: its compile was asked for */
 } Model;
 
 /* Returns 0, or -1 after printing a located error. */

@@ -39,7 +39,7 @@
 typedef enum { JIT_OFF, JIT_AUTO, JIT_ON } JitMode;
 
 #define NATIVE_HOT_EVALS 2000L
-#define NATIVE_MAX_OPS 2000
+#define NATIVE_MAX_OPS 5000
 
 /* lp at q (the parameters' input slots in the order given at attach) and,
  * when grad is not NULL and lp is finite, its gradient. */

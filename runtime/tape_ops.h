@@ -355,7 +355,6 @@ static TAPE_INLINE void tape_kernel_backward(Tape *t, const TapeOp *op)
     }
 }
 
-
 /* The fused affine op (tape_kernels.c): a + b * c. */
 static TAPE_INLINE void tape_affine_forward(Tape *t, const TapeOp *op)
 {
@@ -406,8 +405,6 @@ static TAPE_INLINE void op_fwd_copy(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     for (int i = 0; i < n; i++)
         out[i] = IN(0, i);
 }
@@ -416,8 +413,6 @@ static TAPE_INLINE void op_fwd_gather(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     const int *idx = t->ipool + op->ipool;
     for (int i = 0; i < n; i++)
         out[i] = V(op->in[0] + idx[i]);
@@ -427,27 +422,14 @@ static TAPE_INLINE void op_fwd_unary(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     for (int i = 0; i < n; i++)
         out[i] = unary(op->code, IN(0, i));
-}
-
-static TAPE_INLINE void op_fwd_arith(Tape *t, const TapeOp *op)
-{
-    double *out = t->val + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)n;
-    forward_arith(t, op);
 }
 
 static TAPE_INLINE void op_fwd_binary(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     for (int i = 0; i < n; i++)
         out[i] = binary(op->code, IN(0, i), IN(1, i));
 }
@@ -455,9 +437,6 @@ static TAPE_INLINE void op_fwd_binary(Tape *t, const TapeOp *op)
 static TAPE_INLINE void op_fwd_sum(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)n;
     double s = 0;
     for (int i = 0; i < op->inn[0]; i++)
         s += V(op->in[0] + i);
@@ -467,9 +446,6 @@ static TAPE_INLINE void op_fwd_sum(Tape *t, const TapeOp *op)
 static TAPE_INLINE void op_fwd_dot(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)n;
     double s = 0;
     int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
     for (int i = 0; i < m; i++)
@@ -480,9 +456,6 @@ static TAPE_INLINE void op_fwd_dot(Tape *t, const TapeOp *op)
 static TAPE_INLINE void op_fwd_lse(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)n;
     double mx = -INFINITY, s = 0;
     for (int i = 0; i < op->inn[0]; i++)
         if (V(op->in[0] + i) > mx)
@@ -500,8 +473,6 @@ static TAPE_INLINE void op_fwd_cumsum(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     double s = 0;
     for (int i = 0; i < n; i++)
         out[i] = s += V(op->in[0] + i);
@@ -511,8 +482,6 @@ static TAPE_INLINE void op_fwd_softmax(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     double mx = -INFINITY, s = 0;
     for (int i = 0; i < n; i++)
         if (V(op->in[0] + i) > mx)
@@ -528,9 +497,6 @@ static TAPE_INLINE void op_fwd_softmax(Tape *t, const TapeOp *op)
 static TAPE_INLINE void op_fwd_transpose(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)n;
     int r = op->iaux[0], c = op->iaux[1];
     for (int i = 0; i < r; i++)
         for (int j = 0; j < c; j++)
@@ -539,31 +505,16 @@ static TAPE_INLINE void op_fwd_transpose(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_fwd_acc(Tape *t, const TapeOp *op)
 {
-    double *out = t->val + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)n;
     double s = 0;
     for (int i = 0; i < op->inn[0]; i++)
         s += V(op->in[0] + i);
     t->target += s;
 }
 
-static TAPE_INLINE void op_fwd_affine(Tape *t, const TapeOp *op)
-{
-    double *out = t->val + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)n;
-    tape_affine_forward(t, op);
-}
-
 static TAPE_INLINE void op_fwd_b_lower(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     double *ex = t->part + op->pbuf; /* exp(u), for the backward pass */
     for (int i = 0; i < n; i++) {
         double u = IN(0, i), e = exp(u);
@@ -577,8 +528,6 @@ static TAPE_INLINE void op_fwd_b_interval(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     for (int i = 0; i < n; i++) {
         double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
         out[i] = lo + (hi - lo) * s;
@@ -593,8 +542,6 @@ static TAPE_INLINE void op_fwd_b_ordered(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
     int n = op->nout;
-    (void)out;
-    (void)n;
     double x = 0;
     for (int i = 0; i < n; i++) {
         double u = V(op->in[0] + i);
@@ -611,9 +558,6 @@ static TAPE_INLINE void op_fwd_b_ordered(Tape *t, const TapeOp *op)
 static TAPE_INLINE void op_fwd_b_simplex(Tape *t, const TapeOp *op)
 {
     double *out = t->val + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)n;
     int k1 = op->inn[0]; /* K - 1 */
     double *part = t->part + op->pbuf, stick = 1;
     for (int k = 0; k < k1; k++) {
@@ -629,11 +573,8 @@ static TAPE_INLINE void op_fwd_b_simplex(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_bwd_copy(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    const double *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     if (ISVAR(0))
         for (int i = 0; i < n; i++)
             t->adj[INSLOT(0, i)] += ga[i];
@@ -644,11 +585,8 @@ static TAPE_INLINE void op_bwd_copy(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_bwd_gather(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    const double *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     const int *idx = t->ipool + op->ipool;
     for (int i = 0; i < n; i++)
         t->adj[op->in[0] + idx[i]] += ga[i];
@@ -658,31 +596,15 @@ static TAPE_INLINE void op_bwd_unary(Tape *t, const TapeOp *op)
 {
     const double *out = t->val + op->out, *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     for (int i = 0; i < n; i++)
         if (ga[i] != 0)
             t->adj[INSLOT(0, i)] += ga[i] * unary_d(op->code, IN(0, i), out[i]);
-}
-
-static TAPE_INLINE void op_bwd_arith(Tape *t, const TapeOp *op)
-{
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
-    backward_arith(t, op);
 }
 
 static TAPE_INLINE void op_bwd_binary(Tape *t, const TapeOp *op)
 {
     const double *out = t->val + op->out, *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     for (int i = 0; i < n; i++) {
         double da, db;
         binary_d(op->code, IN(0, i), IN(1, i), out[i], &da, &db);
@@ -695,22 +617,14 @@ static TAPE_INLINE void op_bwd_binary(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_bwd_sum(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
+    const double *ga = t->adj + op->out;
     for (int i = 0; i < op->inn[0]; i++)
         t->adj[op->in[0] + i] += ga[0];
 }
 
 static TAPE_INLINE void op_bwd_dot(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
+    const double *ga = t->adj + op->out;
     int m = op->inn[0] > op->inn[1] ? op->inn[0] : op->inn[1];
     for (int i = 0; i < m; i++) {
         if (ISVAR(0))
@@ -723,21 +637,14 @@ static TAPE_INLINE void op_bwd_dot(Tape *t, const TapeOp *op)
 static TAPE_INLINE void op_bwd_lse(Tape *t, const TapeOp *op)
 {
     const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     for (int i = 0; i < op->inn[0]; i++)
         t->adj[op->in[0] + i] += ga[0] * exp(V(op->in[0] + i) - out[0]);
 }
 
 static TAPE_INLINE void op_bwd_cumsum(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    const double *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     double s = 0;
     for (int i = n - 1; i >= 0; i--) {
         s += ga[i];
@@ -749,9 +656,6 @@ static TAPE_INLINE void op_bwd_softmax(Tape *t, const TapeOp *op)
 {
     const double *out = t->val + op->out, *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     double s = 0;
     for (int i = 0; i < n; i++)
         s += ga[i] * out[i];
@@ -763,9 +667,6 @@ static TAPE_INLINE void op_bwd_log_softmax(Tape *t, const TapeOp *op)
 {
     const double *out = t->val + op->out, *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     double s = 0;
     for (int i = 0; i < n; i++)
         s += ga[i];
@@ -775,11 +676,7 @@ static TAPE_INLINE void op_bwd_log_softmax(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_bwd_transpose(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
+    const double *ga = t->adj + op->out;
     int r = op->iaux[0], c = op->iaux[1];
     for (int i = 0; i < r; i++)
         for (int j = 0; j < c; j++)
@@ -788,32 +685,14 @@ static TAPE_INLINE void op_bwd_transpose(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_bwd_acc(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     for (int i = 0; i < op->inn[0]; i++)
         t->adj[op->in[0] + i] += 1;
 }
 
-static TAPE_INLINE void op_bwd_affine(Tape *t, const TapeOp *op)
-{
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
-    tape_affine_backward(t, op);
-}
-
 static TAPE_INLINE void op_bwd_b_lower(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    const double *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     for (int i = 0; i < n; i++) {
         double e = t->part[op->pbuf + i];
         t->adj[INSLOT(0, i)] += (op->code == OP_B_LOWER ? ga[i] : -ga[i]) * e + 1;
@@ -824,11 +703,8 @@ static TAPE_INLINE void op_bwd_b_lower(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_bwd_b_interval(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    const double *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     for (int i = 0; i < n; i++) {
         double u = IN(0, i), lo = IN(1, i), hi = IN(2, i), s = sigmoid(u);
         double w = hi - lo;
@@ -842,11 +718,8 @@ static TAPE_INLINE void op_bwd_b_interval(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_bwd_b_ordered(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
+    const double *ga = t->adj + op->out;
     int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
     double g = 0;
     for (int i = n - 1; i >= 0; i--) {
         g += ga[i];
@@ -860,11 +733,7 @@ static TAPE_INLINE void op_bwd_b_ordered(Tape *t, const TapeOp *op)
 
 static TAPE_INLINE void op_bwd_b_simplex(Tape *t, const TapeOp *op)
 {
-    const double *out = t->val + op->out, *ga = t->adj + op->out;
-    int n = op->nout;
-    (void)out;
-    (void)ga;
-    (void)n;
+    const double *ga = t->adj + op->out;
     int k1 = op->inn[0];
     const double *part = t->part + op->pbuf;
     double a_stick = ga[k1]; /* adjoint of the stick left after step k */
@@ -904,9 +773,9 @@ static TAPE_INLINE void op_bwd_b_simplex(Tape *t, const TapeOp *op)
     X(OP_SQUARE, op_fwd_unary, op_bwd_unary) \
     X(OP_INV, op_fwd_unary, op_bwd_unary) \
     X(OP_LOG_SIGMOID, op_fwd_unary, op_bwd_unary) \
-    X(OP_ADD, op_fwd_arith, op_bwd_arith) \
-    X(OP_SUB, op_fwd_arith, op_bwd_arith) \
-    X(OP_MUL, op_fwd_arith, op_bwd_arith) \
+    X(OP_ADD, forward_arith, backward_arith) \
+    X(OP_SUB, forward_arith, backward_arith) \
+    X(OP_MUL, forward_arith, backward_arith) \
     X(OP_DIV, op_fwd_binary, op_bwd_binary) \
     X(OP_POW, op_fwd_binary, op_bwd_binary) \
     X(OP_LBETA, op_fwd_binary, op_bwd_binary) \
@@ -920,7 +789,7 @@ static TAPE_INLINE void op_bwd_b_simplex(Tape *t, const TapeOp *op)
     X(OP_LOG_SOFTMAX, op_fwd_softmax, op_bwd_log_softmax) \
     X(OP_TRANSPOSE, op_fwd_transpose, op_bwd_transpose) \
     X(OP_ACC, op_fwd_acc, op_bwd_acc) \
-    X(OP_AFFINE, op_fwd_affine, op_bwd_affine) \
+    X(OP_AFFINE, tape_affine_forward, tape_affine_backward) \
     X(OP_B_LOWER, op_fwd_b_lower, op_bwd_b_lower) \
     X(OP_B_UPPER, op_fwd_b_lower, op_bwd_b_lower) \
     X(OP_B_INTERVAL, op_fwd_b_interval, op_bwd_b_interval) \
@@ -958,7 +827,6 @@ static TAPE_INLINE int tape_backward_pure(Tape *t, const TapeOp *op)
         return 0;
     }
 }
-
 
 /* Only parameter-dependent slots carry adjoints (an op writes an input's
  * adjoint only when that input is variable), so only they are zeroed: the

@@ -123,9 +123,9 @@ expect_err "control flow depends on a parameter" "why it cannot be compiled"
 run $CMRUN "$TMP/branch.cm" $FAST --output "$TMP/branch.csv"
 expect_rc 0 "the same model under --jit auto"
 
-{ echo "x ~ Normal(0, 1)"; echo "for i in 1..2100 {"; echo "  factor(-0.5 * x * x / 2100)"; echo "}"; } >"$TMP/long.cm"
+{ echo "x ~ Normal(0, 1)"; echo "for i in 1..3000 {"; echo "  factor(-0.5 * x * x / 3000)"; echo "}"; } >"$TMP/long.cm"
 run $CMRUN "$TMP/long.cm" $FAST --jit on --output "$TMP/long.csv"
 [ "$RC" -ne 0 ] && ok || bad "--jit on with a tape over the limit exited 0"
-expect_err "ops (native code is made for up to 2000" "the limit is named"
+expect_err "ops (native code is made for up to 5000" "the limit is named"
 
 done_tests
