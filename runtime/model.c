@@ -205,6 +205,8 @@ double model_logp_grad(void *ctx, const double *q, double *grad)
         if (!m->native_requested && m->n_evals >= NATIVE_HOT_EVALS && native_mode() == JIT_AUTO) {
             m->native_requested = 1;
             native_request(m->native); /* a long run: worth compiling */
+        } else if (m->native_requested && (m->n_evals & 255) == 0) {
+            native_poll(m->native);    /* has the compiler finished? */
         }
     }
     if (evaluate(m, q) != 0) {

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/types.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ struct NativeCode {
     char *source;             /* kept until built                           */
     _Atomic int state;
     _Atomic(void *) fn;       /* NativeLogpGrad, once loaded                */
+    pid_t child;              /* the compiler's shell, while building       */
+    char *dir, *log, *cc;     /* where it writes, and what it runs          */
     struct NativeCode *next;
 };
 
@@ -250,10 +253,11 @@ static void read_log(const char *path, char *err, size_t errlen)
     unlink(path);
 }
 
-/* Compile c's source into the cache and load it: 0, or -1 with the reason.
- * In the background the compiler runs under nice, on the cycles the
- * chains leave. */
-static int compile(NativeCode *c, int background, char *err, size_t errlen)
+/* Start the compiler on c's source (c->child, c->dir and c->log set): 0,
+ * or -1 with the reason.  It is not niced in the background: with every
+ * core running a chain, a niced compiler would get almost no time until
+ * the run is over, and the run that asked for it is a long one. */
+static int spawn_compiler(NativeCode *c, char *err, size_t errlen)
 {
     char dir[4096];
     if (cache_dir(dir, sizeof dir, err, errlen) != 0)
@@ -279,27 +283,35 @@ static int compile(NativeCode *c, int background, char *err, size_t errlen)
         cc = "cc";
     char script[512];
     snprintf(script, sizeof script,
-             "trap '' INT; %s\"$0\" %s -o \"$2\" \"$1\" -lm 2>\"$3\" && mv -f \"$2\" \"$4\" && "
+             "trap '' INT; \"$0\" %s -o \"$2\" \"$1\" -lm 2>\"$3\" && mv -f \"$2\" \"$4\" && "
              "rm -f \"$3\"; st=$?; rm -f \"$1\" \"$2\"; exit $st",
-             background ? "nice -n 10 " : "", NATIVE_CFLAGS);
+             NATIVE_CFLAGS);
     char *argv[] = {"sh", "-c", script, (char *)cc, src, tmp, log, dst, NULL};
-    pid_t child;
-    int rc = posix_spawnp(&child, "sh", NULL, NULL, argv, environ);
+    int rc = posix_spawnp(&c->child, "sh", NULL, NULL, argv, environ);
     if (rc != 0) {
         snprintf(err, errlen, "cannot run sh: %s", strerror(rc));
         unlink(src);
         return -1;
     }
-    int st = 0;
-    while (waitpid(child, &st, 0) < 0 && errno == EINTR)
-        ;
+    free(c->dir);
+    free(c->log);
+    free(c->cc);
+    c->dir = strdup(dir);
+    c->log = strdup(log);
+    c->cc = strdup(cc);
+    return 0;
+}
+
+/* The compiler exited with status st: load the object, or say why not. */
+static int finish_compile(NativeCode *c, int st, char *err, size_t errlen)
+{
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         char msg[1024];
-        read_log(log, msg, sizeof msg);
-        snprintf(err, errlen, "%s failed%s%s", cc, *msg ? ": " : "", msg);
+        read_log(c->log, msg, sizeof msg);
+        snprintf(err, errlen, "%s failed%s%s", c->cc, *msg ? ": " : "", msg);
         return -1;
     }
-    return load(c, dir, err, errlen);
+    return load(c, c->dir, err, errlen);
 }
 
 /* ---- attaching and building -------------------------------------------- */
@@ -361,7 +373,13 @@ int native_build_now(NativeCode *c, char *err, size_t errlen)
     int rc = 0;
     if (atomic_load(&c->state) != NC_READY) {
         atomic_store(&c->state, NC_BUILDING);
-        rc = compile(c, 0, err, errlen);
+        rc = spawn_compiler(c, err, errlen);
+        if (rc == 0) {
+            int st = 0;
+            while (waitpid(c->child, &st, 0) < 0 && errno == EINTR)
+                ;
+            rc = finish_compile(c, st, err, errlen);
+        }
         if (rc != 0)
             atomic_store(&c->state, NC_FAILED);
     }
@@ -369,27 +387,30 @@ int native_build_now(NativeCode *c, char *err, size_t errlen)
     return rc;
 }
 
-static void *build_thread(void *arg)
-{
-    NativeCode *c = arg;
-    char err[1024];
-    if (compile(c, 1, err, sizeof err) != 0)
-        atomic_store(&c->state, NC_FAILED); /* auto: stay interpreted, silently */
-    return NULL;
-}
-
 void native_request(NativeCode *c)
 {
     int idle = NC_IDLE;
     if (!atomic_compare_exchange_strong(&c->state, &idle, NC_BUILDING))
         return; /* built, building or failed */
-    pthread_attr_t a;
-    pthread_t th;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &a, build_thread, c) != 0)
+    char err[1024];
+    pthread_mutex_lock(&g_lock);
+    if (spawn_compiler(c, err, sizeof err) != 0)
+        atomic_store(&c->state, NC_FAILED); /* auto: stay interpreted, silently */
+    pthread_mutex_unlock(&g_lock);
+}
+
+void native_poll(NativeCode *c)
+{
+    if (atomic_load(&c->state) != NC_BUILDING || pthread_mutex_trylock(&g_lock) != 0)
+        return;
+    int st = 0;
+    pid_t r = atomic_load(&c->state) == NC_BUILDING ? waitpid(c->child, &st, WNOHANG) : 0;
+    char err[1024];
+    if (r == c->child && finish_compile(c, st, err, sizeof err) != 0)
         atomic_store(&c->state, NC_FAILED);
-    pthread_attr_destroy(&a);
+    else if (r < 0 && errno != EINTR)
+        atomic_store(&c->state, NC_FAILED);
+    pthread_mutex_unlock(&g_lock);
 }
 
 NativeLogpGrad native_function(NativeCode *c)

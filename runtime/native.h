@@ -21,8 +21,8 @@
  * Modes (cmrun --jit):
  *   off   never;
  *   auto  (the default) load a cached object at once; otherwise, once a
- *         model has made NATIVE_HOT_EVALS gradient evaluations, compile in
- *         a background thread and switch when the object is loaded;
+ *         model has made NATIVE_HOT_EVALS gradient evaluations, start the
+ *         compiler in the background and switch when its object is loaded;
  *   on    compile (or load) before sampling, and fail with a message when
  *         that is impossible.
  * A tape that is re-recorded during a run (control flow on a parameter, a
@@ -59,8 +59,11 @@ int native_parse_mode(const char *s);
 NativeCode *native_attach(const Tape *t, const int *slots, int dim, char *why, size_t whylen);
 /* Compile and load now (mode on, cmgrad): 0, or -1 with the reason. */
 int native_build_now(NativeCode *c, char *err, size_t errlen);
-/* Start compiling in the background, once (mode auto). */
+/* Start compiling in the background, once (mode auto): the compiler runs
+ * as a child process, and native_poll, called now and then by the chains,
+ * loads its object when it has exited. */
 void native_request(NativeCode *c);
+void native_poll(NativeCode *c);
 /* The loaded function, or NULL while there is none. */
 NativeLogpGrad native_function(NativeCode *c);
 /* The hooks the generated code calls for the ops it leaves to tape.c. */
