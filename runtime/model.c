@@ -139,7 +139,7 @@ static int model_native_attach(Model *m)
         return -1;
     }
     char err[1024];
-    if (native_build_now(m->native, err, sizeof err) != 0) {
+    if (native_build_now(m->native, &m->tape, m->param.slots, m->dim, err, sizeof err) != 0) {
         fprintf(stderr, "cmrun: --jit on: cannot compile the model's native code: %s\n", err);
         return -1;
     }
@@ -204,7 +204,7 @@ double model_logp_grad(void *ctx, const double *q, double *grad)
         }
         if (!m->native_requested && m->n_evals >= NATIVE_HOT_EVALS && native_mode() == JIT_AUTO) {
             m->native_requested = 1;
-            native_request(m->native); /* a long run: worth compiling */
+            native_request(m->native, &m->tape, m->param.slots, m->dim); /* a long run */
         } else if (m->native_requested && (m->n_evals & 255) == 0) {
             native_poll(m->native);    /* has the compiler finished? */
         }

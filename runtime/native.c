@@ -49,8 +49,7 @@ extern const char cm_native_prelude[];
 enum { NC_IDLE, NC_BUILDING, NC_READY, NC_FAILED };
 
 struct NativeCode {
-    char id[40];              /* hash of the source: the cache file's name  */
-    char *source;             /* kept until built                           */
+    char id[40];              /* layout_id: the cache file's name           */
     _Atomic int state;
     _Atomic(void *) fn;       /* NativeLogpGrad, once loaded                */
     pid_t child;              /* the compiler's shell, while building       */
@@ -166,15 +165,51 @@ static char *generate(const Tape *t, const int *slots, int dim)
     return buf;
 }
 
-/* Two 64-bit FNV-1a hashes of the text, with different offsets. */
-static void hash_id(const char *s, char *id, size_t n)
+/* The object's name: two 64-bit FNV-1a hashes, with different offsets,
+ * of everything the generated source is made from - the embedded headers,
+ * the generator's format (NATIVE_FORMAT), each op's fields as generate()
+ * writes them, and the parameters' slots - so that two tapes share a name
+ * exactly when they would share a source, which is not written until a
+ * compile needs it (a few milliseconds for a thousand ops, per chain, at
+ * every start otherwise). */
+#define NATIVE_FORMAT 1 /* bump when generate() changes what it writes */
+
+typedef struct {
+    unsigned long long a, b;
+} Hash;
+
+static void hash_bytes(Hash *h, const void *p, size_t n)
 {
-    unsigned long long a = 14695981039346656037ULL, b = 0x84222325cbf29ce4ULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        a = (a ^ *p) * 1099511628211ULL;
-        b = (b ^ *p) * 1099511628211ULL;
+    for (const unsigned char *c = p; n-- > 0; c++) {
+        h->a = (h->a ^ *c) * 1099511628211ULL;
+        h->b = (h->b ^ *c) * 1099511628211ULL;
     }
-    snprintf(id, n, "%016llx%016llx", a, b);
+}
+
+static void hash_int(Hash *h, long v) { hash_bytes(h, &v, sizeof v); }
+
+static void layout_id(const Tape *t, const int *slots, int dim, char *id, size_t n)
+{
+    Hash h = {14695981039346656037ULL, 0x84222325cbf29ce4ULL};
+    hash_bytes(&h, cm_native_prelude, strlen(cm_native_prelude));
+    hash_int(&h, NATIVE_FORMAT);
+    hash_int(&h, (long)sizeof(TapeOp));
+    hash_int(&h, t->nops);
+    for (int k = 0; k < t->nops; k++) {
+        const TapeOp *op = &t->ops[k];
+        hash_int(&h, tape_op_is_pure(op));
+        if (!tape_op_is_pure(op))
+            continue; /* called through the hooks: only its index is written */
+        long f[] = {op->code, op->nin, op->varmask, op->kern, op->out, op->nout, op->pbuf, op->ipool};
+        hash_bytes(&h, f, sizeof f);
+        hash_bytes(&h, op->in, sizeof op->in);
+        hash_bytes(&h, op->inn, sizeof op->inn);
+        hash_bytes(&h, op->iaux, sizeof op->iaux);
+        hash_bytes(&h, &op->daux, sizeof op->daux);
+    }
+    hash_int(&h, dim);
+    hash_bytes(&h, slots, sizeof(int) * (size_t)dim);
+    snprintf(id, n, "%016llx%016llx", h.a, h.b);
 }
 
 /* ---- the cache --------------------------------------------------------- */
@@ -214,7 +249,7 @@ static int cache_dir(char *dir, size_t n, char *err, size_t errlen)
     return 0;
 }
 
-/* Load dir/cm-ID.so: 0, or -1 (absent, unreadable, or not this source). */
+/* Load dir/cm-ID.so: 0, or -1 (absent, unreadable, or not an object). */
 static int load(NativeCode *c, const char *dir, char *err, size_t errlen)
 {
     char path[4200];
@@ -257,11 +292,19 @@ static void read_log(const char *path, char *err, size_t errlen)
  * or -1 with the reason.  It is not niced in the background: with every
  * core running a chain, a niced compiler would get almost no time until
  * the run is over, and the run that asked for it is a long one. */
-static int spawn_compiler(NativeCode *c, char *err, size_t errlen)
+static int spawn_compiler(NativeCode *c, const Tape *t, const int *slots, int dim, char *err,
+                          size_t errlen)
 {
-    char dir[4096];
-    if (cache_dir(dir, sizeof dir, err, errlen) != 0)
+    char *source = generate(t, slots, dim);
+    if (!source) {
+        snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    char dir[4096];
+    if (cache_dir(dir, sizeof dir, err, errlen) != 0) {
+        free(source);
+        return -1;
+    }
     char src[4200], tmp[4200], log[4200], dst[4200];
     long pid = (long)getpid();
     snprintf(src, sizeof src, "%s/cm-%s.%ld.c", dir, c->id, pid);
@@ -269,8 +312,10 @@ static int spawn_compiler(NativeCode *c, char *err, size_t errlen)
     snprintf(log, sizeof log, "%s/cm-%s.%ld.log", dir, c->id, pid);
     snprintf(dst, sizeof dst, "%s/cm-%s.so", dir, c->id);
     int fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    size_t len = strlen(c->source);
-    if (fd < 0 || write(fd, c->source, len) != (ssize_t)len) {
+    size_t len = strlen(source);
+    int wrote = fd >= 0 && write(fd, source, len) == (ssize_t)len;
+    free(source);
+    if (!wrote) {
         snprintf(err, errlen, "cannot write %s: %s", src, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -338,42 +383,34 @@ NativeCode *native_attach(const Tape *t, const int *slots, int dim, char *why, s
                  t->nops, NATIVE_MAX_OPS);
         return NULL;
     }
-    char *src = generate(t, slots, dim);
-    if (!src) {
-        snprintf(why, whylen, "out of memory");
-        return NULL;
-    }
     char id[40];
-    hash_id(src, id, sizeof id);
+    layout_id(t, slots, dim, id, sizeof id);
     pthread_mutex_lock(&g_lock);
     NativeCode *c = g_codes;
     while (c && strcmp(c->id, id) != 0)
         c = c->next;
-    if (c) {
-        free(src);
-    } else if ((c = calloc(1, sizeof *c)) != NULL) {
+    if (!c && (c = calloc(1, sizeof *c)) != NULL) {
         memcpy(c->id, id, sizeof c->id);
-        c->source = src;
         c->next = g_codes;
         g_codes = c;
         char dir[4096], err[256];
         if (cache_dir(dir, sizeof dir, err, sizeof err) == 0)
             load(c, dir, err, sizeof err); /* a miss is not an error */
-    } else {
-        free(src);
+    } else if (!c) {
         snprintf(why, whylen, "out of memory");
     }
     pthread_mutex_unlock(&g_lock);
     return c;
 }
 
-int native_build_now(NativeCode *c, char *err, size_t errlen)
+int native_build_now(NativeCode *c, const Tape *t, const int *slots, int dim, char *err,
+                     size_t errlen)
 {
     pthread_mutex_lock(&g_lock); /* chains attaching the same layout wait for one build */
     int rc = 0;
     if (atomic_load(&c->state) != NC_READY) {
         atomic_store(&c->state, NC_BUILDING);
-        rc = spawn_compiler(c, err, errlen);
+        rc = spawn_compiler(c, t, slots, dim, err, errlen);
         if (rc == 0) {
             int st = 0;
             while (waitpid(c->child, &st, 0) < 0 && errno == EINTR)
@@ -387,14 +424,14 @@ int native_build_now(NativeCode *c, char *err, size_t errlen)
     return rc;
 }
 
-void native_request(NativeCode *c)
+void native_request(NativeCode *c, const Tape *t, const int *slots, int dim)
 {
     int idle = NC_IDLE;
     if (!atomic_compare_exchange_strong(&c->state, &idle, NC_BUILDING))
         return; /* built, building or failed */
     char err[1024];
     pthread_mutex_lock(&g_lock);
-    if (spawn_compiler(c, err, sizeof err) != 0)
+    if (spawn_compiler(c, t, slots, dim, err, sizeof err) != 0)
         atomic_store(&c->state, NC_FAILED); /* auto: stay interpreted, silently */
     pthread_mutex_unlock(&g_lock);
 }

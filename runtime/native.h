@@ -14,9 +14,9 @@
  * The two tiers give the same bits (tape_ops.h says why), so when the code
  * arrives does not change a chain's draws.  Compiled objects are cached
  * under $CM_CACHE_DIR (default $XDG_CACHE_HOME/cm, then ~/.cache/cm), named
- * by a hash of their source, which holds the tape's layout but none of its
- * data: a second run of the model, with any seed, query or data of the
- * same shape, loads the object in about a millisecond.
+ * by a hash of what their source is made from (the tape's layout, none of
+ * its data), so a second run of the model, with any seed, query or data of
+ * the same shape, loads the object in about a millisecond.
  *
  * Modes (cmrun --jit):
  *   off   never;
@@ -57,12 +57,15 @@ int native_parse_mode(const char *s);
  * run), and loaded at once when it is in the cache.  NULL when the tape
  * cannot be compiled (the reason in why) or the mode is off. */
 NativeCode *native_attach(const Tape *t, const int *slots, int dim, char *why, size_t whylen);
-/* Compile and load now (mode on, cmgrad): 0, or -1 with the reason. */
-int native_build_now(NativeCode *c, char *err, size_t errlen);
+/* Compile and load now (mode on, cmgrad): 0, or -1 with the reason.  t,
+ * slots and dim are those given to native_attach (or a tape of the same
+ * layout: another chain's). */
+int native_build_now(NativeCode *c, const Tape *t, const int *slots, int dim, char *err,
+                     size_t errlen);
 /* Start compiling in the background, once (mode auto): the compiler runs
  * as a child process, and native_poll, called now and then by the chains,
  * loads its object when it has exited. */
-void native_request(NativeCode *c);
+void native_request(NativeCode *c, const Tape *t, const int *slots, int dim);
 void native_poll(NativeCode *c);
 /* The loaded function, or NULL while there is none. */
 NativeLogpGrad native_function(NativeCode *c);
