@@ -43,12 +43,94 @@ void exec_init(Exec *ex, const Program *p, const DataSet *data, Tape *tape, gsl_
     ex->subsample_scale = 1;
 }
 
+/* Frames (registers, a function's locals) are taken from blocks kept
+ * across runs and handed out in stack order, so that running the model
+ * again - every evaluation of a model whose control flow reads a
+ * parameter - allocates nothing once its deepest call has been seen.  A
+ * block is never moved (outer frames point into it); a frame that does not
+ * fit in what is left of the current block starts the next one. */
+typedef struct FrameBlock {
+    struct FrameBlock *next, *prev;
+    size_t cap, used;
+    Value v[];
+} FrameBlock;
+
+typedef struct {
+    FrameBlock *block;
+    size_t used;
+} FrameMark;
+
+static FrameBlock *frame_block_new(FrameBlock *tail, size_t n)
+{
+    size_t cap = n > 4096 ? n : 4096;
+    FrameBlock *b = malloc(sizeof *b + cap * sizeof(Value));
+    if (!b)
+        return NULL;
+    *b = (FrameBlock){NULL, tail, cap, 0};
+    if (tail)
+        tail->next = b;
+    return b;
+}
+
+/* n zeroed Values, and the mark that frame_pop restores.  The blocks after
+ * the current one are free: the first big enough is taken (its old `used`
+ * means nothing), or a new one is appended. */
+static Value *frame_push(Exec *ex, size_t n, FrameMark *mark)
+{
+    FrameBlock *b = ex->frames;
+    *mark = (FrameMark){b, b ? b->used : 0};
+    if (!b) {
+        b = frame_block_new(NULL, n);
+    } else if (b->used + n > b->cap) {
+        FrameBlock *last = b;
+        for (b = b->next; b && b->cap < n; b = b->next)
+            last = b;
+        if (b)
+            b->used = 0;
+        else
+            b = frame_block_new(last, n);
+    }
+    if (!b)
+        return NULL;
+    ex->frames = b;
+    Value *v = b->v + b->used;
+    b->used += n;
+    memset(v, 0, n * sizeof(Value));
+    return v;
+}
+
+static void frame_pop(Exec *ex, const FrameMark *mark)
+{
+    if (mark->block) {
+        mark->block->used = mark->used;
+        ex->frames = mark->block;
+    } else if (ex->frames) { /* the outermost frame: rewind to the first block */
+        FrameBlock *b = ex->frames;
+        while (b->prev)
+            b = b->prev;
+        b->used = 0;
+        ex->frames = b;
+    }
+}
+
 void exec_free(Exec *ex)
 {
     free(ex->vars);
     free(ex->bound);
     ex->vars = NULL;
     ex->bound = NULL;
+    FrameBlock *b = ex->frames;
+    while (b && b->prev)
+        b = b->prev;
+    while (b) {
+        FrameBlock *next = b->next;
+        free(b);
+        b = next;
+    }
+    ex->frames = NULL;
+    free(ex->ixbuf);
+    ex->ixbuf = NULL;
+    ex->ixcap = 0;
 }
 
 void exec_push(Exec *ex, Handler *h)
@@ -287,7 +369,6 @@ static void exec_store_slice(Exec *ex, Frame *f, const IrInstr *in)
     int total, rank, dims[2];
     int *flat = vops_index_offsets(ex, in, dst, f->regs, &total, &rank, dims);
     if (src.n != total) {
-        free(flat);
         char g[64];
         value_describe(src, g, sizeof g);
         exec_fail(ex, in->line, in->col, "the part of '%s' assigned holds %d element%s, but the value is %s",
@@ -300,7 +381,6 @@ static void exec_store_slice(Exec *ex, Frame *f, const IrInstr *in)
         tape_assign(ex->tape, dst.slot + flat[i], src.slot + i, run);
         i += run;
     }
-    free(flat);
 }
 
 static void exec_store_idx(Exec *ex, Frame *f, const IrInstr *in)
@@ -372,7 +452,8 @@ static Value call_fn(Exec *ex, Frame *f, const IrInstr *in)
     if (ex->depth >= 100)
         exec_fail(ex, in->line, in->col, "function calls nested more than 100 deep (runaway recursion in '%s'?)",
                   fn->name);
-    Value *locals = calloc((size_t)fn->nvars + 1, sizeof(Value));
+    FrameMark mark;
+    Value *locals = frame_push(ex, (size_t)fn->nvars + 1, &mark);
     if (!locals)
         exec_fail(ex, in->line, in->col, "out of memory");
     for (int k = 0; k < fn->nvars; k++)
@@ -385,7 +466,7 @@ static Value call_fn(Exec *ex, Frame *f, const IrInstr *in)
     ex->depth++;
     jmp_buf *outer = ex->on_error, here;
     if (setjmp(here)) {
-        free(locals);
+        frame_pop(ex, &mark);
         ex->on_error = outer;
         ex->depth--;
         longjmp(*outer, 1);
@@ -394,7 +475,7 @@ static Value call_fn(Exec *ex, Frame *f, const IrInstr *in)
     Value r = exec_code(ex, &fn->code, locals, fn->vars, fn->nvars);
     ex->on_error = outer;
     ex->depth--;
-    free(locals);
+    frame_pop(ex, &mark);
     if (r.slot < 0)
         exec_fail(ex, in->line, in->col, "function '%s' ended without returning a value", fn->name);
     if (fn->ret.base == TY_REAL)
@@ -406,19 +487,20 @@ static Value run_range(Exec *ex, Frame *f, int pc, int end, const EnumScope *sco
 
 static Value exec_code(Exec *ex, const IrCode *code, Value *vars, const IrVar *vinfo, int nvars)
 {
-    Frame fr = {code, calloc((size_t)code->nregs + 1, sizeof(Value)), vars, vinfo, nvars};
+    FrameMark mark;
+    Frame fr = {code, frame_push(ex, (size_t)code->nregs + 1, &mark), vars, vinfo, nvars};
     if (!fr.regs)
         exec_fail(ex, 0, 0, "out of memory");
     jmp_buf *outer = ex->on_error, here;
     if (setjmp(here)) {
-        free(fr.regs);
+        frame_pop(ex, &mark);
         ex->on_error = outer;
         longjmp(*outer, 1);
     }
     ex->on_error = &here;
     Value ret = run_range(ex, &fr, 0, code->n, NULL);
     ex->on_error = outer;
-    free(fr.regs);
+    frame_pop(ex, &mark);
     return ret;
 }
 

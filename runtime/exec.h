@@ -97,6 +97,9 @@ struct Exec {
     double subsample_scale; /* current plate scale (1 outside subsampled plates) */
     int subsample_active;
     int last_site_cut;      /* the last SAMPLE was intervened on or masked */
+    struct FrameBlock *frames; /* register and local frames (exec.c), kept across runs */
+    int *ixbuf;             /* indexing scratch (vops.c), kept across runs */
+    long ixcap;
 };
 
 void exec_init(Exec *ex, const Program *p, const DataSet *data, Tape *tape, gsl_rng *rng);

@@ -131,6 +131,8 @@ static int model_native_attach(Model *m)
 {
     char why[512];
     m->native = native_attach(&m->tape, m->param.slots, m->dim, why, sizeof why);
+    m->native_epoch = m->tape.epoch;
+    m->native_requested = 0;
     if (native_mode() != JIT_ON)
         return 0;
     if (!m->native) {
@@ -158,12 +160,30 @@ void model_free(Model *m)
     memset(m, 0, sizeof *m);
 }
 
+/* The native code for the tape as recorded now: none while the model is
+ * re-run at every evaluation (a dynamic tape, SVI's minibatches); when the
+ * tape has been recorded again since (subsample_model going back to full
+ * batches), the code for the new recording's layout. */
+static NativeCode *native_current(Model *m)
+{
+    if (m->tape.dynamic)
+        return NULL;
+    if (m->tape.epoch != m->native_epoch) {
+        char why[512];
+        m->native = native_attach(&m->tape, m->param.slots, m->dim, why, sizeof why);
+        m->native_epoch = m->tape.epoch;
+        m->native_requested = 0;
+    }
+    return m->native;
+}
+
 /* Bring the tape to point q: write the inputs and replay, or re-run the
  * model when its control flow depends on the parameters. */
 static int evaluate(Model *m, const double *q)
 {
     m->n_evals++;
-    NativeLogpGrad fn = m->native ? native_function(m->native) : NULL;
+    NativeCode *nc = native_current(m);
+    NativeLogpGrad fn = nc ? native_function(nc) : NULL;
     if (fn) {
         fn(&m->tape, q, NULL, native_hooks());
         return 0;
@@ -196,17 +216,18 @@ double model_logp(Model *m, const double *q)
 double model_logp_grad(void *ctx, const double *q, double *grad)
 {
     Model *m = ctx;
-    if (m->native) {
-        NativeLogpGrad fn = native_function(m->native);
+    NativeCode *nc = native_current(m);
+    if (nc) {
+        NativeLogpGrad fn = native_function(nc);
         if (fn) {
             m->n_evals++;
             return fn(&m->tape, q, grad, native_hooks());
         }
         if (!m->native_requested && m->n_evals >= NATIVE_HOT_EVALS && native_mode() == JIT_AUTO) {
             m->native_requested = 1;
-            native_request(m->native, &m->tape, m->param.slots, m->dim); /* a long run */
+            native_request(nc, &m->tape, m->param.slots, m->dim); /* a long run */
         } else if (m->native_requested && (m->n_evals & 255) == 0) {
-            native_poll(m->native);    /* has the compiler finished? */
+            native_poll(nc);           /* has the compiler finished? */
         }
     }
     if (evaluate(m, q) != 0) {

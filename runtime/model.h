@@ -36,6 +36,7 @@ typedef struct {
     int failed;                /* a re-run of a dynamic model failed: stop */
     NativeCode *native;        /* the tape as native code (native.h), or NULL */
     int native_requested;      /* --jit auto: its compile was asked for */
+    long native_epoch;         /* the tape's recording that `native` was made for */
 } Model;
 
 /* Returns 0, or -1 after printing a located error. */

@@ -295,6 +295,12 @@ static void read_log(const char *path, char *err, size_t errlen)
 static int spawn_compiler(NativeCode *c, const Tape *t, const int *slots, int dim, char *err,
                           size_t errlen)
 {
+    char id[40];
+    layout_id(t, slots, dim, id, sizeof id);
+    if (strcmp(id, c->id) != 0) { /* a caller's bug: the object would be filed under another layout */
+        snprintf(err, errlen, "the tape was recorded again since its native code was attached");
+        return -1;
+    }
     char *source = generate(t, slots, dim);
     if (!source) {
         snprintf(err, errlen, "out of memory");

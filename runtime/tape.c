@@ -75,6 +75,7 @@ void tape_reset(Tape *t)
     t->target = 0;
     t->target_const = 0;
     t->dynamic = 0;
+    t->epoch++;
 }
 
 static int new_slots(Tape *t, int n, int isvar)

@@ -117,6 +117,8 @@ typedef struct Tape {
     double target;
     double target_const;     /* density terms folded at trace time (no parameter) */
     int dynamic;             /* control flow read a parameter: re-trace each time */
+    long epoch;              /* recordings so far (tape_reset counts them): code made
+                                for one recording (native.h) is not used on another */
     /* local targets (tape_local_begin/end): while one is open, density
        terms are recorded as values and their slots collected here */
     int *local;

@@ -154,84 +154,94 @@ Value vops_binary(Exec *ex, const IrInstr *in, int op, Value a, Value b)
 
 /* ---- indexing ---- */
 
-typedef struct {
-    int *sel;  /* selected 0-based positions */
-    int n;
-    int keep;  /* dimension kept in the result */
-} DimSel;
+/* The executor's scratch ints for indexing, grown and kept across runs so
+ * that re-running a model (a dynamic tape, every evaluation) allocates
+ * nothing for its indexing once the largest selection has been seen. */
+static int *index_scratch(Exec *ex, long need)
+{
+    if (need > ex->ixcap) {
+        long cap = ex->ixcap ? ex->ixcap : 256;
+        while (cap < need)
+            cap *= 2;
+        int *p = realloc(ex->ixbuf, sizeof(int) * (size_t)cap);
+        if (!p) {
+            fprintf(stderr, "cmrun: out of memory\n");
+            exit(3);
+        }
+        ex->ixbuf = p;
+        ex->ixcap = cap;
+    }
+    return ex->ixbuf;
+}
 
 /* The flat offsets (into a) of the elements a[items] selects, in row-major
  * order of the selection; *rank and dims get the selection's shape.  The
- * caller frees the result. */
+ * result is the executor's scratch (index_scratch): valid until the next
+ * index, not to be freed.  Two passes: the sizes (and the slices' bounds),
+ * then the positions (and the indices' bounds). */
 int *vops_index_offsets(Exec *ex, const IrInstr *in, Value a, const Value *regs, int *total,
                         int *rank_out, int dims_out[2])
 {
-    DimSel ds[2];
-    int d = 0, ndims = a.rank;
-    int *buf[2] = {NULL, NULL};
-    for (int k = 0; k < in->nargs; k++) {
+    int ndims = a.rank, n[2] = {1, 1}, keep[2] = {0, 0}, arg[2] = {-1, -1}, kind[2] = {2, 2};
+    int d = 0;
+    for (int k = 0; k < in->nargs; k++, d++) {
         if (d >= ndims)
             exec_fail(ex, in->line, in->col, "too many indices");
         int size = a.dims[d];
-        DimSel *s = &ds[d];
-        if (in->akind[k] == 0) {
+        arg[d] = k;
+        kind[d] = in->akind[k];
+        if (kind[d] == 0) {
             Value ix = regs[in->args[k]];
-            s->n = ix.n;
-            s->keep = ix.rank > 0;
-            buf[d] = s->sel = malloc(sizeof(int) * (size_t)(ix.n + 1));
-            for (int i = 0; i < ix.n; i++) {
-                double v = scalar(ex, (Value){ix.base, 0, {1, 1}, 1, ix.slot + i}, NULL);
-                if (v != floor(v) || v < 1 || v > size) {
-                    free(buf[0]);
-                    free(buf[1]);
-                    exec_fail(ex, in->line, in->col, "index %g out of range 1..%d", v, size);
-                }
-                s->sel[i] = (int)v - 1;
-            }
-        } else if (in->akind[k] == 1) {
+            n[d] = ix.n;
+            keep[d] = ix.rank > 0;
+        } else if (kind[d] == 1) {
             int lo = (int)scalar(ex, regs[in->args[k]], NULL);
             int hi = (int)scalar(ex, regs[in->args[k + 1]], NULL);
             k++;
-            if (lo < 1 || hi > size || hi < lo - 1) {
-                free(buf[0]);
-                free(buf[1]);
+            if (lo < 1 || hi > size || hi < lo - 1)
                 exec_fail(ex, in->line, in->col, "slice %d..%d out of range 1..%d", lo, hi, size);
-            }
-            s->n = hi - lo + 1;
-            s->keep = 1;
-            buf[d] = s->sel = malloc(sizeof(int) * (size_t)(s->n + 1));
-            for (int i = 0; i < s->n; i++)
-                s->sel[i] = lo - 1 + i;
+            n[d] = hi - lo + 1;
+            keep[d] = 1;
         } else {
-            s->n = size;
-            s->keep = 1;
-            buf[d] = s->sel = malloc(sizeof(int) * (size_t)(size + 1));
-            for (int i = 0; i < size; i++)
-                s->sel[i] = i;
+            n[d] = size;
+            keep[d] = 1;
         }
-        d++;
     }
     for (; d < ndims; d++) { /* trailing dimensions: all */
-        ds[d].n = a.dims[d];
-        ds[d].keep = 1;
-        buf[d] = ds[d].sel = malloc(sizeof(int) * (size_t)(a.dims[d] + 1));
-        for (int i = 0; i < a.dims[d]; i++)
-            ds[d].sel[i] = i;
+        n[d] = a.dims[d];
+        keep[d] = 1;
     }
-    int n0 = ndims >= 1 ? ds[0].n : 1, n1 = ndims >= 2 ? ds[1].n : 1;
+    *total = n[0] * n[1];
+    int *buf = index_scratch(ex, (long)n[0] + n[1] + *total + 3);
+    int *sel[2] = {buf, buf + n[0] + 1}, *flat = sel[1] + n[1] + 1;
+    for (d = 0; d < ndims; d++) {
+        int size = a.dims[d];
+        if (kind[d] == 0) {
+            Value ix = regs[in->args[arg[d]]];
+            for (int i = 0; i < ix.n; i++) {
+                double v = scalar(ex, (Value){ix.base, 0, {1, 1}, 1, ix.slot + i}, NULL);
+                if (v != floor(v) || v < 1 || v > size)
+                    exec_fail(ex, in->line, in->col, "index %g out of range 1..%d", v, size);
+                sel[d][i] = (int)v - 1;
+            }
+        } else if (kind[d] == 1) {
+            int lo = (int)scalar(ex, regs[in->args[arg[d]]], NULL);
+            for (int i = 0; i < n[d]; i++)
+                sel[d][i] = lo - 1 + i;
+        } else {
+            for (int i = 0; i < n[d]; i++)
+                sel[d][i] = i;
+        }
+    }
     int cols = ndims >= 2 ? a.dims[1] : 1;
-    *total = n0 * n1;
-    int *flat = malloc(sizeof(int) * (size_t)(*total + 1));
-    for (int i = 0; i < n0; i++)
-        for (int j = 0; j < n1; j++)
-            flat[i * n1 + j] = (ndims >= 1 ? ds[0].sel[i] : 0) * cols + (ndims >= 2 ? ds[1].sel[j] : 0);
+    for (int i = 0; i < n[0]; i++)
+        for (int j = 0; j < n[1]; j++)
+            flat[i * n[1] + j] = (ndims >= 1 ? sel[0][i] : 0) * cols + (ndims >= 2 ? sel[1][j] : 0);
     *rank_out = 0;
     dims_out[0] = dims_out[1] = 1;
     for (int k = 0; k < ndims; k++)
-        if (ds[k].keep)
-            dims_out[(*rank_out)++] = ds[k].n;
-    free(buf[0]);
-    free(buf[1]);
+        if (keep[k])
+            dims_out[(*rank_out)++] = n[k];
     return flat;
 }
 
@@ -247,7 +257,6 @@ Value vops_index(Exec *ex, const IrInstr *in, Value a, const Value *regs)
         r.slot = a.slot + flat[0];
     else
         r.slot = tape_gather(ex->tape, a.slot, a.n, flat, total);
-    free(flat);
     return r;
 }
 

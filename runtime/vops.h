@@ -10,7 +10,8 @@
 
 Value vops_index(Exec *ex, const IrInstr *in, Value a, const Value *regs);
 /* The flat offsets of the elements a[items] selects (IR_INDEX's encoding),
- * row-major; *total of them, shape in *rank, dims.  Caller frees. */
+ * row-major; *total of them, shape in *rank, dims.  The executor's scratch:
+ * valid until the next index, not to be freed. */
 int *vops_index_offsets(Exec *ex, const IrInstr *in, Value a, const Value *regs, int *total,
                         int *rank, int dims[2]);
 Value vops_unary(Exec *ex, const IrInstr *in, int op, Value a);

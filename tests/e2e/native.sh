@@ -91,6 +91,32 @@ run $CMRUN $ES --seed 3 --quiet --warmup 20 --samples 20 --chains 1 --output "$T
 sleep 1
 [ -z "$(ls -A "$CM_CACHE_DIR" 2>/dev/null)" ] && ok || bad "--jit auto compiled for a 40-iteration run"
 
+# a model recorded again during a run - SVI's minibatches (re-run at
+# every step), then full batches - gets no code made from one recording and
+# filed under another's name: a NUTS run afterwards, with that cache, gives
+# --jit off's draws
+export CM_CACHE_DIR="$TMP/cache_svi"
+cat >"$TMP/mb.cm" <<'EOF'
+data N: int
+data x: real[N]
+data y: real[N]
+alpha ~ Normal(0, 10)
+beta ~ Normal(0, 10)
+plate n in 1..N subsample 3 {
+  mu[n] = alpha + beta * x[n]
+  y[n] ~ Normal(mu[n], 1)
+}
+EOF
+MB="--set N=6 --set x=[1,2,3,4,5,6] --set y=[1.1,2.3,2.9,4.2,5.1,5.8]"
+run $CMRUN "$TMP/mb.cm" $MB --infer svi --steps 4000 --seed 1 --quiet
+expect_rc 0 "SVI with minibatches"
+i=0
+while [ $i -lt 20 ] && ls "$CM_CACHE_DIR"/*.c >/dev/null 2>&1; do sleep 0.5; i=$((i + 1)); done
+run $CMRUN "$TMP/mb.cm" $MB $FAST --jit off --output "$TMP/off.csv"
+run $CMRUN "$TMP/mb.cm" $MB $FAST --output "$TMP/auto.csv"
+expect_rc 0 "NUTS after SVI, same cache"
+same_draws off auto && ok || bad "NUTS after SVI with minibatches: draws differ from --jit off"
+
 # errors
 export CM_CACHE_DIR="$TMP/cache_err"
 run $CMRUN $ES --jit maybe
