@@ -1,17 +1,7 @@
 /*
- * native.c - write a tape out as C, compile it with the system's compiler,
- * cache and load the object (native.h says when and why).
- *
- * The generated translation unit is the embedded text of dist.h, tape.h
- * and tape_ops.h (build/gen/native_prelude.c, made by stdlib/embed.sh),
- * then one `static const TapeOp` per pure op, then cm_native_logp_grad:
- * the parameters stored into their slots, one call per op forward, the
- * adjoints zeroed, one call per op backward, the gradient read out - the
- * same steps in the same order as model_logp_grad over tape_forward and
- * tape_backward.  An op's field values are constants there, so the C
- * compiler specialises the op body to that op; its data are not (they are
- * read from the tape's slots and partials at run time), so the object
- * serves any data set of the same shape.
+ * native.c - attach a tape to its native code: name it by its layout, find
+ * the object in the cache or have the system's compiler make it, load it
+ * (native.h says when and why; native_gen.c writes the source).
  *
  * The object is built by `sh -c` running $CM_CC (default cc) into a
  * temporary name in the cache directory and renamed into place, so a
@@ -20,6 +10,7 @@
  * Ctrl-C stops the sampler, not a compile whose product is still useful.
  */
 #include "native.h"
+#include "native_gen.h"
 
 #include "tape_ops.h"
 
@@ -44,8 +35,6 @@ extern const char cm_native_prelude[];
  * optimised as libcm is, no fast-math, no contraction into FMA. */
 #define NATIVE_CFLAGS "-std=c11 -D_GNU_SOURCE -O3 -fno-fast-math -ffp-contract=off -fPIC -shared -w"
 
-#define NATIVE_CHUNK 32
-
 enum { NC_IDLE, NC_BUILDING, NC_READY, NC_FAILED };
 
 struct NativeCode {
@@ -69,110 +58,16 @@ int native_parse_mode(const char *s)
     return !strcmp(s, "off") ? JIT_OFF : !strcmp(s, "auto") ? JIT_AUTO : !strcmp(s, "on") ? JIT_ON : -1;
 }
 
-/* The body of each pure op, by code (tape_ops.h), so that the generated
- * code calls the one it needs: dispatching through the whole switch would
- * make the C compiler inline every case before folding all but one, which
- * takes it seconds per hundred ops. */
-#define NAME_FWD(code, f, b) [code] = #f,
-#define NAME_BWD(code, f, b) [code] = #b,
-static const char *const fwd_name[OP__COUNT] = {TAPE_PURE_OPS(NAME_FWD)};
-static const char *const bwd_name[OP__COUNT] = {TAPE_PURE_OPS(NAME_BWD)};
-
-/* The call that runs op k forward (or backward). */
-static void emit_call(FILE *f, const TapeOp *op, int k, int backward)
-{
-    if (!tape_op_is_pure(op))
-        fprintf(f, "    h->%s(t, t->ops + %d);\n", backward ? "backward" : "forward", k);
-    else if (op->code == OP_LPDF) /* a location-scale kernel, named by its family */
-        fprintf(f, "    locscale_%s(t, &o%d, family_of(%d));\n", backward ? "backward" : "forward", k,
-                op->kern);
-    else
-        fprintf(f, "    %s(t, &o%d);\n", (backward ? bwd_name : fwd_name)[op->code], k);
-}
-
 static const NativeHooks g_hooks = {tape_eval_op, tape_backward_op};
 const void *native_hooks(void) { return &g_hooks; }
 
-/* ---- the source -------------------------------------------------------- */
-
-static void emit_ints(FILE *f, const char *name, const int *v, int n)
-{
-    fprintf(f, ", .%s = {", name);
-    for (int k = 0; k < n; k++)
-        fprintf(f, "%s%d", k ? ", " : "", v[k]);
-    fputc('}', f);
-}
-
-/* Every field the op bodies read; paux is not among them for pure ops. */
-static void emit_op(FILE *f, const TapeOp *op, int k)
-{
-    fprintf(f, "static const TapeOp o%d = {.code = %d, .nin = %d, .varmask = %d, .kern = %d, "
-               ".out = %d, .nout = %d",
-            k, op->code, op->nin, op->varmask, op->kern, op->out, op->nout);
-    emit_ints(f, "in", op->in, TAPE_MAX_IN);
-    emit_ints(f, "inn", op->inn, TAPE_MAX_IN);
-    emit_ints(f, "iaux", op->iaux, 3);
-    fprintf(f, ", .daux = %a, .pbuf = %ld, .ipool = %ld};\n", op->daux, op->pbuf, op->ipool);
-}
-
-static char *generate(const Tape *t, const int *slots, int dim)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    fprintf(f, "/* cm native code for one tape (runtime/native.c); sizeof(TapeOp) %zu */\n%s\n",
-            sizeof(TapeOp), cm_native_prelude);
-    for (int k = 0; k < t->nops; k++)
-        if (tape_op_is_pure(&t->ops[k]))
-            emit_op(f, &t->ops[k], k);
-    /* the ops in chunks of NATIVE_CHUNK, a function each: the compiler's
-       time grows faster than linearly in a function's size */
-    int nchunks = (t->nops + NATIVE_CHUNK - 1) / NATIVE_CHUNK;
-    for (int c = 0; c < nchunks; c++) {
-        int lo = c * NATIVE_CHUNK, hi = lo + NATIVE_CHUNK < t->nops ? lo + NATIVE_CHUNK : t->nops;
-        fprintf(f, "\nstatic __attribute__((noinline)) void fwd%d(Tape *t, const NativeHooks *h)\n{\n"
-                   "    (void)h;\n", c);
-        for (int k = lo; k < hi; k++)
-            emit_call(f, &t->ops[k], k, 0);
-        fprintf(f, "}\n\nstatic __attribute__((noinline)) void bwd%d(Tape *t, const NativeHooks *h)\n{\n"
-                   "    (void)h;\n", c);
-        for (int k = hi - 1; k >= lo; k--)
-            emit_call(f, &t->ops[k], k, 1);
-        fputs("}\n", f);
-    }
-    fputs("\ndouble cm_native_logp_grad(Tape *t, const double *q, double *grad, const void *hooks)\n{\n"
-          "    const NativeHooks *h = hooks;\n",
-          f);
-    for (int i = 0; i < dim; i++)
-        fprintf(f, "    t->val[%d] = q[%d];\n", slots[i], i);
-    fputs("    t->target = t->target_const;\n", f);
-    for (int c = 0; c < nchunks; c++)
-        fprintf(f, "    fwd%d(t, h);\n", c);
-    fputs("    double lp = t->target;\n    if (!grad || !isfinite(lp))\n        return lp;\n"
-          "    tape_zero_adjoints(t);\n",
-          f);
-    for (int c = nchunks - 1; c >= 0; c--)
-        fprintf(f, "    bwd%d(t, h);\n", c);
-    for (int i = 0; i < dim; i++)
-        fprintf(f, "    grad[%d] = t->adj[%d];\n", i, slots[i]);
-    fputs("    return lp;\n}\n", f);
-    if (fclose(f) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 /* The object's name: two 64-bit FNV-1a hashes, with different offsets,
  * of everything the generated source is made from - the embedded headers,
- * the generator's format (NATIVE_FORMAT), each op's fields as generate()
+ * the generator's format (NATIVE_FORMAT), each op's fields as native_generate()
  * writes them, and the parameters' slots - so that two tapes share a name
  * exactly when they would share a source, which is not written until a
  * compile needs it (a few milliseconds for a thousand ops, per chain, at
  * every start otherwise). */
-#define NATIVE_FORMAT 1 /* bump when generate() changes what it writes */
 
 typedef struct {
     unsigned long long a, b;
@@ -301,7 +196,14 @@ static int spawn_compiler(NativeCode *c, const Tape *t, const int *slots, int di
         snprintf(err, errlen, "the tape was recorded again since its native code was attached");
         return -1;
     }
-    char *source = generate(t, slots, dim);
+    int nunits;
+    char *source = native_generate(t, slots, dim, &nunits);
+    if (!source && nunits > NATIVE_MAX_UNITS) {
+        snprintf(err, errlen, "its tape's %d ops make %d pieces that do not repeat as a loop "
+                              "(native code is made for up to %d, about 4 ms of compiling each)",
+                 t->nops, nunits, NATIVE_MAX_UNITS);
+        return -1;
+    }
     if (!source) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -384,9 +286,8 @@ NativeCode *native_attach(const Tape *t, const int *slots, int dim, char *why, s
         return NULL;
     }
     if (t->nops > NATIVE_MAX_OPS) {
-        snprintf(why, whylen, "its tape has %d ops (native code is made for up to %d; "
-                              "larger tapes spend their time in the op bodies)",
-                 t->nops, NATIVE_MAX_OPS);
+        snprintf(why, whylen, "its tape has %d ops (native code is made for up to %d)", t->nops,
+                 NATIVE_MAX_OPS);
         return NULL;
     }
     char id[40];

@@ -26,8 +26,9 @@
  *   on    compile (or load) before sampling, and fail with a message when
  *         that is impossible.
  * A tape that is re-recorded during a run (control flow on a parameter, a
- * summed-out discrete site) or that has more than NATIVE_MAX_OPS ops stays
- * interpreted; under `on` that is an error.
+ * summed-out discrete site), that has more than NATIVE_MAX_OPS ops, or
+ * whose ops do not fold into at most NATIVE_MAX_UNITS loops and single ops
+ * (native_gen.h) stays interpreted; under `on` that is an error.
  */
 #ifndef CM_NATIVE_H
 #define CM_NATIVE_H
@@ -39,7 +40,7 @@
 typedef enum { JIT_OFF, JIT_AUTO, JIT_ON } JitMode;
 
 #define NATIVE_HOT_EVALS 2000L
-#define NATIVE_MAX_OPS 5000
+#define NATIVE_MAX_OPS 200000
 
 /* lp at q (the parameters' input slots in the order given at attach) and,
  * when grad is not NULL and lp is finite, its gradient. */

@@ -149,9 +149,27 @@ expect_err "control flow depends on a parameter" "why it cannot be compiled"
 run $CMRUN "$TMP/branch.cm" $FAST --output "$TMP/branch.csv"
 expect_rc 0 "the same model under --jit auto"
 
+# a loop of 3,000 rounds folds into one C loop: compiled, same draws
 { echo "x ~ Normal(0, 1)"; echo "for i in 1..3000 {"; echo "  factor(-0.5 * x * x / 3000)"; echo "}"; } >"$TMP/long.cm"
-run $CMRUN "$TMP/long.cm" $FAST --jit on --output "$TMP/long.csv"
+check "$TMP/long.cm"
+# 2,000 rounds that read x at random places do not fold: 6,000 pieces
+awk 'BEGIN { printf "{\"N\": 2000, \"K\": 97, \"idx\": ["; x = 1
+             for (i = 1; i <= 2000; i++) { x = (x * 16807) % 2147483647; printf "%s%d", (i > 1 ? ", " : ""), x % 97 + 1 }
+             print "]}" }' >"$TMP/scatter.json"
+cat >"$TMP/scatter.cm" <<'EOF'
+data N: int
+data K: int
+data idx: int[N]
+x: real[K] ~ Normal(0, 1)
+for i in 1..N {
+  factor(-0.01 * square(x[idx[i]]))
+}
+EOF
+run $CMRUN "$TMP/scatter.cm" --data "$TMP/scatter.json" $FAST --jit on --output "$TMP/scatter.csv"
 [ "$RC" -ne 0 ] && ok || bad "--jit on with a tape over the limit exited 0"
-expect_err "ops (native code is made for up to 5000" "the limit is named"
+expect_err "pieces that do not repeat as a loop (native code is made for up to 5000" "the limit is named"
+ls "$TMP"/scatter*.csv >/dev/null 2>&1 && bad "--jit on over the limit wrote output" || ok
+run $CMRUN "$TMP/scatter.cm" --data "$TMP/scatter.json" $FAST --output "$TMP/scatter.csv"
+expect_rc 0 "the same model under --jit auto"
 
 done_tests
