@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -175,13 +176,20 @@ static void auto_switch(void)
     fixture_close(&fx);
 }
 
+/* A fresh directory of this process's own under /tmp. */
+static int own_dir(char *buf, size_t n, const char *what)
+{
+    snprintf(buf, n, "/tmp/cm-%s-%ld", what, (long)getpid());
+    return mkdir(buf, 0700);
+}
+
 int main(void)
 {
-    char dir[] = "/tmp/cm-native-test-XXXXXX";
+    char dir[64];
     int own = 0;
     if (!getenv("CM_CACHE_DIR") || !*getenv("CM_CACHE_DIR")) {
-        if (!mkdtemp(dir)) {
-            perror("mkdtemp");
+        if (own_dir(dir, sizeof dir, "native-test") != 0) {
+            perror(dir);
             return 2;
         }
         setenv("CM_CACHE_DIR", dir, 1);
@@ -192,8 +200,8 @@ int main(void)
     for (size_t k = 0; k < sizeof models / sizeof models[0]; k++)
         compare_model((int)k, r);
     /* a cache of its own, so that the object is not there already */
-    char adir[] = "/tmp/cm-native-auto-XXXXXX";
-    if (mkdtemp(adir)) {
+    char adir[64];
+    if (own_dir(adir, sizeof adir, "native-auto") == 0) {
         char *old = getenv("CM_CACHE_DIR") ? strdup(getenv("CM_CACHE_DIR")) : NULL;
         setenv("CM_CACHE_DIR", adir, 1);
         auto_switch();
