@@ -96,18 +96,8 @@ sleep 1
 # filed under another's name: a NUTS run afterwards, with that cache, gives
 # --jit off's draws
 export CM_CACHE_DIR="$TMP/cache_svi"
-cat >"$TMP/mb.cm" <<'EOF'
-data N: int
-data x: real[N]
-data y: real[N]
-alpha ~ Normal(0, 10)
-beta ~ Normal(0, 10)
-plate n in 1..N subsample 3 {
-  mu[n] = alpha + beta * x[n]
-  y[n] ~ Normal(mu[n], 1)
-}
-EOF
-MB="--set N=6 --set x=[1,2,3,4,5,6] --set y=[1.1,2.3,2.9,4.2,5.1,5.8]"
+cp tests/e2e/fixtures/minibatch_line.cm "$TMP/mb.cm"
+MB="--data tests/e2e/fixtures/minibatch_line.json"
 run $CMRUN "$TMP/mb.cm" $MB --infer svi --steps 4000 --seed 1 --quiet
 expect_rc 0 "SVI with minibatches"
 i=0

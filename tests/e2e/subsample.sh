@@ -60,18 +60,8 @@ grep -v 'steps in\|found in' "$TMP/out" >"$TMP/full.out"
 cmp -s "$TMP/eqn.out" "$TMP/full.out" && ok || bad "subsample N differs from the full plate"
 
 # --- a small model for the rest
-cat >"$TMP/small.cm" <<'EOF'
-data N: int
-data x: real[N]
-data y: real[N]
-alpha ~ Normal(0, 10)
-beta ~ Normal(0, 10)
-plate n in 1..N subsample 3 {
-  mu[n] = alpha + beta * x[n]
-  y[n] ~ Normal(mu[n], 1)
-}
-EOF
-SETS="--set N=6 --set x=[1,2,3,4,5,6] --set y=[1.1,2.3,2.9,4.2,5.1,5.8]"
+cp tests/e2e/fixtures/minibatch_line.cm "$TMP/small.cm"
+SETS="--data tests/e2e/fixtures/minibatch_line.json"
 
 # without the policy: all rows, and one note per run (4 chains in threads)
 run "$CMRUN" "$TMP/small.cm" $SETS --infer nuts --chains 4 --samples 50 --warmup 50 --seed 2
@@ -105,7 +95,7 @@ grep -v '^#' "$TMP/svi.csv" | grep -qi 'nan' && bad "NaN in the SVI output" || o
 sed 's/subsample 3/subsample 0/' "$TMP/small.cm" >"$TMP/zero.cm"
 run "$CMRUN" "$TMP/zero.cm" $SETS --infer svi
 expect_rc 2 "subsample 0"
-expect_err "zero.cm:6:1: error: subsample size 0 of plate n is out of range: it must be between 1 and N=6" \
+expect_err "zero.cm:9:1: error: subsample size 0 of plate n is out of range: it must be between 1 and N=6" \
     "subsample 0 is located"
 sed 's/subsample 3/subsample 7/' "$TMP/small.cm" >"$TMP/seven.cm"
 run "$CMRUN" "$TMP/seven.cm" $SETS --infer nuts
