@@ -127,12 +127,17 @@ int model_init(Model *m, const Program *p, const DataSet *data, DoHandler *dos, 
 
 /* The native tier (native.h): attach the tape's code, loaded at once when
  * cached; under --jit on, build it now or fail. */
+static void native_reattach(Model *m, char *why, size_t whylen)
+{
+    m->native = native_attach(&m->tape, m->param.slots, m->dim, why, whylen);
+    m->native_epoch = m->tape.epoch;
+    m->native_requested = 0;
+}
+
 static int model_native_attach(Model *m)
 {
     char why[512];
-    m->native = native_attach(&m->tape, m->param.slots, m->dim, why, sizeof why);
-    m->native_epoch = m->tape.epoch;
-    m->native_requested = 0;
+    native_reattach(m, why, sizeof why);
     if (native_mode() != JIT_ON)
         return 0;
     if (!m->native) {
@@ -160,34 +165,37 @@ void model_free(Model *m)
     memset(m, 0, sizeof *m);
 }
 
-/* The native code for the tape as recorded now: none while the model is
- * re-run at every evaluation (a dynamic tape, SVI's minibatches); when the
- * tape has been recorded again since (subsample_model going back to full
- * batches), the code for the new recording's layout. */
-static NativeCode *native_current(Model *m)
+/* The loaded native code for the tape as recorded now, or NULL: none
+ * while the model is re-run at every evaluation (a dynamic tape, SVI's
+ * minibatches); when the tape has been recorded again since (subsample_model
+ * going back to full batches), the code for the new recording's layout.
+ * Under --jit auto, a run that has become long asks for the code once and
+ * then looks now and then whether the compiler has finished. */
+static NativeLogpGrad native_ready(Model *m)
 {
     if (m->tape.dynamic)
         return NULL;
     if (m->tape.epoch != m->native_epoch) {
         char why[512];
-        m->native = native_attach(&m->tape, m->param.slots, m->dim, why, sizeof why);
-        m->native_epoch = m->tape.epoch;
-        m->native_requested = 0;
+        native_reattach(m, why, sizeof why);
     }
-    return m->native;
+    NativeCode *nc = m->native;
+    NativeLogpGrad fn = nc ? native_function(nc) : NULL;
+    if (fn || !nc || native_mode() != JIT_AUTO)
+        return fn;
+    if (!m->native_requested && m->n_evals >= NATIVE_HOT_EVALS) {
+        m->native_requested = 1;
+        native_request(nc, &m->tape, m->param.slots, m->dim);
+    } else if (m->native_requested && (m->n_evals & 255) == 0) {
+        native_poll(nc);
+    }
+    return NULL;
 }
 
-/* Bring the tape to point q: write the inputs and replay, or re-run the
- * model when its control flow depends on the parameters. */
-static int evaluate(Model *m, const double *q)
+/* The interpreter: write the inputs and replay, or re-run the model when
+ * its control flow depends on the parameters. */
+static int interpret(Model *m, const double *q)
 {
-    m->n_evals++;
-    NativeCode *nc = native_current(m);
-    NativeLogpGrad fn = nc ? native_function(nc) : NULL;
-    if (fn) {
-        fn(&m->tape, q, NULL, native_hooks());
-        return 0;
-    }
     if (!m->tape.dynamic) {
         for (int i = 0; i < m->dim; i++)
             m->tape.val[m->param.slots[i]] = q[i];
@@ -206,6 +214,18 @@ static int evaluate(Model *m, const double *q)
     return rc;
 }
 
+/* Bring the tape to point q, in native code or interpreted. */
+static int evaluate(Model *m, const double *q)
+{
+    NativeLogpGrad fn = native_ready(m);
+    m->n_evals++;
+    if (fn) {
+        fn(&m->tape, q, NULL, native_hooks());
+        return 0;
+    }
+    return interpret(m, q);
+}
+
 double model_logp(Model *m, const double *q)
 {
     if (evaluate(m, q) != 0)
@@ -216,21 +236,11 @@ double model_logp(Model *m, const double *q)
 double model_logp_grad(void *ctx, const double *q, double *grad)
 {
     Model *m = ctx;
-    NativeCode *nc = native_current(m);
-    if (nc) {
-        NativeLogpGrad fn = native_function(nc);
-        if (fn) {
-            m->n_evals++;
-            return fn(&m->tape, q, grad, native_hooks());
-        }
-        if (!m->native_requested && m->n_evals >= NATIVE_HOT_EVALS && native_mode() == JIT_AUTO) {
-            m->native_requested = 1;
-            native_request(nc, &m->tape, m->param.slots, m->dim); /* a long run */
-        } else if (m->native_requested && (m->n_evals & 255) == 0) {
-            native_poll(nc);           /* has the compiler finished? */
-        }
-    }
-    if (evaluate(m, q) != 0) {
+    NativeLogpGrad fn = native_ready(m);
+    m->n_evals++;
+    if (fn)
+        return fn(&m->tape, q, grad, native_hooks());
+    if (interpret(m, q) != 0) {
         for (int i = 0; i < m->dim; i++)
             grad[i] = NAN;
         return NAN;

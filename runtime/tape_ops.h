@@ -4,17 +4,16 @@
  * density kernels and the fused affine op.
  *
  * Two callers compile it.  The interpreter (tape.c) dispatches on the op
- * code at run time; native code (native.c) is a generated translation unit
- * that includes this same text and calls tape_forward_pure and
- * tape_backward_pure once per recorded op with the op a compile-time
- * constant, so the C compiler folds the dispatch, the broadcast strides and
+ * code at run time (tape_forward_pure, tape_backward_pure); native code
+ * (native_gen.c) is a generated translation unit that includes this same
+ * text and calls each op's own body (named in TAPE_PURE_OPS) with the op a
+ * compile-time constant, so the C compiler folds the broadcast strides and
  * the varmask tests away and is left with the straight-line arithmetic.
- * Because both run the same source through the same compiler with the same
- * floating-point flags (no fast-math, no contraction), they give the same
- * bits, and a chain may switch from one to the other mid-run without its
- * draws changing.
+ * Because both run the same source with the same floating-point semantics
+ * (no fast-math, no contraction), they give the same bits, and a chain may
+ * switch from one to the other mid-run without its draws changing.
  *
- * The functions return 1 when they handled the op, 0 for the ops that live
+ * The dispatchers return 1 when they handled the op, 0 for the ops that live
  * in tape.c (BLAS, Cholesky, the generic density through its function
  * pointer, truncation, multivariate densities, foreign calls, the GLM).
  * Everything here is static and inline: always_inline, so that a constant
@@ -748,7 +747,7 @@ static TAPE_INLINE void op_bwd_b_simplex(Tape *t, const TapeOp *op)
 
 /* Every pure op code with its forward and backward body: the two
  * dispatch switches below are made from this list, and so is the table
- * native.c names the bodies by. */
+ * native_gen.c names the bodies by. */
 #define TAPE_PURE_OPS(X) \
     X(OP_COPY, op_fwd_copy, op_bwd_copy) \
     X(OP_GATHER, op_fwd_gather, op_bwd_gather) \
