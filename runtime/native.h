@@ -4,8 +4,9 @@
  * The interpreter (tape.c) starts at once but pays, for every op of every
  * gradient, a dispatch on the op code and loads of the op's fields; on a
  * small model (eight schools: seven ops) that is most of the cost.  The
- * native tier writes the recorded tape out as C - one call per op into the
- * shared op bodies of tape_ops.h, each op a compile-time constant - and
+ * native tier writes the recorded tape out as C (native_gen.c) - one call
+ * per op into the shared op bodies of tape_ops.h, each op a compile-time
+ * constant, a loop's repeated rounds as one C loop - and
  * has the system's C compiler turn it into a shared object, which is then
  * called instead of tape_forward / tape_backward.  Ops that call a library
  * (BLAS, libffi, a density's function pointer) stay calls back into the
